@@ -9,6 +9,6 @@ set -eu
 api=$(cd "$(dirname "$0")" && pwd)
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-go build -o "$bin/protoc-gen-go" google.golang.org/protobuf/cmd/protoc-gen-go
+(cd "$api" && go build -o "$bin/protoc-gen-go" google.golang.org/protobuf/cmd/protoc-gen-go)
 protoc --plugin=protoc-gen-go="$bin/protoc-gen-go" -I . -I "$api" \
   --go_out=. --go_opt=paths=source_relative "$@"
