@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 )
 
@@ -83,12 +84,29 @@ func (r *Reader) ReadRecord() ([]byte, error) {
 	if n > r.max {
 		return nil, fmt.Errorf("%w: %d > %d bytes", ErrRecordTooLarge, n, r.max)
 	}
-	payload := make([]byte, n)
-	if _, err := io.ReadFull(r.r, payload); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	return r.readPayload(int(n))
+}
+
+// initialPayloadCap bounds the up-front allocation for a record. A larger
+// record grows as its bytes arrive, so a corrupt or hostile length prefix
+// costs memory only in proportion to the data actually sent.
+const initialPayloadCap = 64 << 10
+
+// readPayload reads exactly n bytes.
+func (r *Reader) readPayload(n int) ([]byte, error) {
+	payload := make([]byte, 0, min(n, initialPayloadCap))
+	for len(payload) < n {
+		if len(payload) == cap(payload) {
+			payload = slices.Grow(payload, min(n-len(payload), cap(payload)))
 		}
-		return nil, err
+		m, err := r.r.Read(payload[len(payload):min(cap(payload), n)])
+		payload = payload[:len(payload)+m]
+		if err != nil && len(payload) < n {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
 	}
 	return payload, nil
 }

@@ -6,8 +6,7 @@
 package wire
 
 import (
-	"fmt"
-	"mime"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -71,41 +70,74 @@ func ParseContentType(contentType string) (e Encoding, ok bool) {
 	return JSON, false
 }
 
-// Negotiate picks the response encoding from an Accept header: absent, empty
-// or a wildcard means JSON; otherwise the first acceptable of the listed media
-// types with a non-zero quality. ok is false when neither encoding is
-// acceptable (the caller answers 406).
+// Negotiate picks the response encoding from an Accept header the way Mesos
+// (libprocess) does: JSON if the header accepts it, else protobuf if it
+// accepts that; ok is false when it accepts neither (the caller answers 406).
+// An absent or empty header accepts everything. A media type is accepted
+// when the most specific range naming it (type/subtype, then type/*, then
+// */*) has a non-zero quality; media types and ranges compare
+// case-insensitively. Relative qualities do not matter: "application/json"
+// wins whenever it is acceptable at all, as in Mesos.
 func Negotiate(accept string) (e Encoding, ok bool) {
 	if strings.TrimSpace(accept) == "" {
 		return JSON, true
 	}
-	best, bestQ := JSON, -1.0
+	ranges := parseAccept(accept)
+	switch {
+	case accepts(ranges, MediaJSON):
+		return JSON, true
+	case accepts(ranges, MediaProtobuf):
+		return Protobuf, true
+	}
+	return JSON, false
+}
+
+// mediaRange is one element of an Accept header.
+type mediaRange struct {
+	name string  // lower-case "type/subtype", "type/*" or "*/*"
+	q    float64 // quality, 1 when absent
+}
+
+func parseAccept(accept string) []mediaRange {
+	var ranges []mediaRange
 	for _, part := range strings.Split(accept, ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "" {
 			continue
 		}
-		q := 1.0
-		if qs, ok := params["q"]; ok {
-			if _, err := fmt.Sscanf(qs, "%g", &q); err != nil {
-				continue
+		ranges = append(ranges, mediaRange{name: name, q: quality(params)})
+	}
+	return ranges
+}
+
+// quality returns the q parameter of a range's parameters: 1 when absent or
+// malformed (as libprocess treats it), 0 when not a number.
+func quality(params string) float64 {
+	for _, p := range strings.Split(params, ";") {
+		k, v, found := strings.Cut(p, "=")
+		if !found || !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return 0
+		}
+		return q
+	}
+	return 1
+}
+
+// accepts reports whether the most specific range matching mediaType has a
+// non-zero quality.
+func accepts(ranges []mediaRange, mediaType string) bool {
+	typ, _, _ := strings.Cut(mediaType, "/")
+	for _, candidate := range []string{mediaType, typ + "/*", "*/*"} {
+		for _, r := range ranges {
+			if r.name == candidate {
+				return r.q > 0
 			}
 		}
-		if q <= 0 {
-			continue
-		}
-		var cand Encoding
-		switch mt {
-		case MediaJSON, "*/*", "application/*":
-			cand = JSON
-		case MediaProtobuf:
-			cand = Protobuf
-		default:
-			continue
-		}
-		if q > bestQ {
-			best, bestQ = cand, q
-		}
 	}
-	return best, bestQ > 0
+	return false
 }
