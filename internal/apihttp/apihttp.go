@@ -28,7 +28,9 @@ type Error struct {
 	Message string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Code, http.StatusText(e.Code), e.Message) }
+func (e *Error) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Code, http.StatusText(e.Code), e.Message)
+}
 
 // Errorf builds an *Error.
 func Errorf(code int, format string, args ...any) *Error {

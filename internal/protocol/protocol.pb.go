@@ -435,9 +435,13 @@ type AgentCall_Subscribe struct {
 	BootId       *string                       `protobuf:"bytes,4,opt,name=boot_id,json=bootId" json:"boot_id,omitempty"`
 	// What the agent still runs, so that a master (perhaps a new leader)
 	// can rebuild its view. Executors carry their framework_id.
-	Frameworks    []*mesos.FrameworkInfo `protobuf:"bytes,5,rep,name=frameworks" json:"frameworks,omitempty"`
-	Executors     []*mesos.ExecutorInfo  `protobuf:"bytes,6,rep,name=executors" json:"executors,omitempty"`
-	Tasks         []*mesos.Task          `protobuf:"bytes,7,rep,name=tasks" json:"tasks,omitempty"`
+	Frameworks []*mesos.FrameworkInfo `protobuf:"bytes,5,rep,name=frameworks" json:"frameworks,omitempty"`
+	Executors  []*mesos.ExecutorInfo  `protobuf:"bytes,6,rep,name=executors" json:"executors,omitempty"`
+	Tasks      []*mesos.Task          `protobuf:"bytes,7,rep,name=tasks" json:"tasks,omitempty"`
+	// Where the agent serves its HTTP API (executor API, /state, /files):
+	// the IP and port it advertises. The master builds the agent's pid and
+	// the URL in offers from it.
+	Address       *mesos.Address `protobuf:"bytes,8,opt,name=address" json:"address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,6 +521,13 @@ func (x *AgentCall_Subscribe) GetExecutors() []*mesos.ExecutorInfo {
 func (x *AgentCall_Subscribe) GetTasks() []*mesos.Task {
 	if x != nil {
 		return x.Tasks
+	}
+	return nil
+}
+
+func (x *AgentCall_Subscribe) GetAddress() *mesos.Address {
+	if x != nil {
+		return x.Address
 	}
 	return nil
 }
@@ -1387,8 +1398,7 @@ var File_protocol_proto protoreflect.FileDescriptor
 
 const file_protocol_proto_rawDesc = "" +
 	"\n" +
-	"\x0eprotocol.proto\x12\x0eagora.protocol\x1a\x14v1/mesos/mesos.proto\"\xd4\n" +
-	"\n" +
+	"\x0eprotocol.proto\x12\x0eagora.protocol\x1a\x14v1/mesos/mesos.proto\"\x81\v\n" +
 	"\tAgentCall\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.agora.protocol.AgentCall.TypeR\x04type\x12,\n" +
 	"\bagent_id\x18\x02 \x01(\v2\x11.mesos.v1.AgentIDR\aagentId\x12A\n" +
@@ -1396,7 +1406,7 @@ const file_protocol_proto_rawDesc = "" +
 	"\x06update\x18\x04 \x01(\v2 .agora.protocol.AgentCall.UpdateR\x06update\x12Q\n" +
 	"\x0fexecutor_exited\x18\x05 \x01(\v2(.agora.protocol.AgentCall.ExecutorExitedR\x0eexecutorExited\x12;\n" +
 	"\amessage\x18\x06 \x01(\v2!.agora.protocol.AgentCall.MessageR\amessage\x122\n" +
-	"\x04pong\x18\a \x01(\v2\x1e.agora.protocol.AgentCall.PongR\x04pong\x1a\xcb\x02\n" +
+	"\x04pong\x18\a \x01(\v2\x1e.agora.protocol.AgentCall.PongR\x04pong\x1a\xf8\x02\n" +
 	"\tSubscribe\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12B\n" +
@@ -1407,7 +1417,8 @@ const file_protocol_proto_rawDesc = "" +
 	"frameworks\x18\x05 \x03(\v2\x17.mesos.v1.FrameworkInfoR\n" +
 	"frameworks\x124\n" +
 	"\texecutors\x18\x06 \x03(\v2\x16.mesos.v1.ExecutorInfoR\texecutors\x12$\n" +
-	"\x05tasks\x18\a \x03(\v2\x0e.mesos.v1.TaskR\x05tasks\x1a\xa8\x01\n" +
+	"\x05tasks\x18\a \x03(\v2\x0e.mesos.v1.TaskR\x05tasks\x12+\n" +
+	"\aaddress\x18\b \x01(\v2\x11.mesos.v1.AddressR\aaddress\x1a\xa8\x01\n" +
 	"\x06Update\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12,\n" +
 	"\x06status\x18\x02 \x02(\v2\x14.mesos.v1.TaskStatusR\x06status\x126\n" +
@@ -1552,15 +1563,16 @@ var file_protocol_proto_goTypes = []any{
 	(*mesos.FrameworkInfo)(nil),          // 24: mesos.v1.FrameworkInfo
 	(*mesos.ExecutorInfo)(nil),           // 25: mesos.v1.ExecutorInfo
 	(*mesos.Task)(nil),                   // 26: mesos.v1.Task
-	(*mesos.FrameworkID)(nil),            // 27: mesos.v1.FrameworkID
-	(*mesos.TaskStatus)(nil),             // 28: mesos.v1.TaskStatus
-	(mesos.TaskState)(0),                 // 29: mesos.v1.TaskState
-	(*mesos.ExecutorID)(nil),             // 30: mesos.v1.ExecutorID
-	(*mesos.MasterInfo)(nil),             // 31: mesos.v1.MasterInfo
-	(*mesos.TaskInfo)(nil),               // 32: mesos.v1.TaskInfo
-	(*mesos.TaskGroupInfo)(nil),          // 33: mesos.v1.TaskGroupInfo
-	(*mesos.TaskID)(nil),                 // 34: mesos.v1.TaskID
-	(*mesos.KillPolicy)(nil),             // 35: mesos.v1.KillPolicy
+	(*mesos.Address)(nil),                // 27: mesos.v1.Address
+	(*mesos.FrameworkID)(nil),            // 28: mesos.v1.FrameworkID
+	(*mesos.TaskStatus)(nil),             // 29: mesos.v1.TaskStatus
+	(mesos.TaskState)(0),                 // 30: mesos.v1.TaskState
+	(*mesos.ExecutorID)(nil),             // 31: mesos.v1.ExecutorID
+	(*mesos.MasterInfo)(nil),             // 32: mesos.v1.MasterInfo
+	(*mesos.TaskInfo)(nil),               // 33: mesos.v1.TaskInfo
+	(*mesos.TaskGroupInfo)(nil),          // 34: mesos.v1.TaskGroupInfo
+	(*mesos.TaskID)(nil),                 // 35: mesos.v1.TaskID
+	(*mesos.KillPolicy)(nil),             // 36: mesos.v1.KillPolicy
 }
 var file_protocol_proto_depIdxs = []int32{
 	0,  // 0: agora.protocol.AgentCall.type:type_name -> agora.protocol.AgentCall.Type
@@ -1588,37 +1600,38 @@ var file_protocol_proto_depIdxs = []int32{
 	24, // 22: agora.protocol.AgentCall.Subscribe.frameworks:type_name -> mesos.v1.FrameworkInfo
 	25, // 23: agora.protocol.AgentCall.Subscribe.executors:type_name -> mesos.v1.ExecutorInfo
 	26, // 24: agora.protocol.AgentCall.Subscribe.tasks:type_name -> mesos.v1.Task
-	27, // 25: agora.protocol.AgentCall.Update.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 26: agora.protocol.AgentCall.Update.status:type_name -> mesos.v1.TaskStatus
-	29, // 27: agora.protocol.AgentCall.Update.latest_state:type_name -> mesos.v1.TaskState
-	27, // 28: agora.protocol.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 29: agora.protocol.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	27, // 30: agora.protocol.AgentCall.Message.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 31: agora.protocol.AgentCall.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	21, // 32: agora.protocol.AgentEvent.Subscribed.agent_id:type_name -> mesos.v1.AgentID
-	31, // 33: agora.protocol.AgentEvent.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
-	24, // 34: agora.protocol.AgentEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
-	25, // 35: agora.protocol.AgentEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
-	32, // 36: agora.protocol.AgentEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
-	24, // 37: agora.protocol.AgentEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
-	25, // 38: agora.protocol.AgentEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	33, // 39: agora.protocol.AgentEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	27, // 40: agora.protocol.AgentEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	34, // 41: agora.protocol.AgentEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
-	35, // 42: agora.protocol.AgentEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	27, // 43: agora.protocol.AgentEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
-	34, // 44: agora.protocol.AgentEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	27, // 45: agora.protocol.AgentEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 46: agora.protocol.AgentEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	27, // 47: agora.protocol.AgentEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	27, // 48: agora.protocol.AgentEvent.Message.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 49: agora.protocol.AgentEvent.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	24, // 50: agora.protocol.AgentEvent.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	51, // [51:51] is the sub-list for method output_type
-	51, // [51:51] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	27, // 25: agora.protocol.AgentCall.Subscribe.address:type_name -> mesos.v1.Address
+	28, // 26: agora.protocol.AgentCall.Update.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 27: agora.protocol.AgentCall.Update.status:type_name -> mesos.v1.TaskStatus
+	30, // 28: agora.protocol.AgentCall.Update.latest_state:type_name -> mesos.v1.TaskState
+	28, // 29: agora.protocol.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 30: agora.protocol.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	28, // 31: agora.protocol.AgentCall.Message.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 32: agora.protocol.AgentCall.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	21, // 33: agora.protocol.AgentEvent.Subscribed.agent_id:type_name -> mesos.v1.AgentID
+	32, // 34: agora.protocol.AgentEvent.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
+	24, // 35: agora.protocol.AgentEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
+	25, // 36: agora.protocol.AgentEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
+	33, // 37: agora.protocol.AgentEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
+	24, // 38: agora.protocol.AgentEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
+	25, // 39: agora.protocol.AgentEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	34, // 40: agora.protocol.AgentEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	28, // 41: agora.protocol.AgentEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 42: agora.protocol.AgentEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
+	36, // 43: agora.protocol.AgentEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	28, // 44: agora.protocol.AgentEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 45: agora.protocol.AgentEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	28, // 46: agora.protocol.AgentEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 47: agora.protocol.AgentEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	28, // 48: agora.protocol.AgentEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	28, // 49: agora.protocol.AgentEvent.Message.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 50: agora.protocol.AgentEvent.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	24, // 51: agora.protocol.AgentEvent.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	52, // [52:52] is the sub-list for method output_type
+	52, // [52:52] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_protocol_proto_init() }

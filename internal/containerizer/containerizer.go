@@ -1,0 +1,121 @@
+// Package containerizer starts, watches and stops the processes that run
+// executors: the seam between the agent and the operating system.
+//
+// The agent speaks to one Containerizer. A container is a group of processes
+// started from a LaunchSpec and named by a container ID the agent chooses.
+// The agent calls Launch once per container, then Wait (usually in the
+// goroutine that owns the executor) to learn when and how it ended, Destroy
+// to end it early, and Usage for /monitor/statistics. Recover re-adopts
+// containers that outlived an agent restart, found by pid in the agent's
+// checkpoint.
+//
+// Contracts every implementation keeps:
+//
+//   - Launch returns once the process runs (or failed to start); it never
+//     waits for the container to end.
+//   - Wait may be called any number of times, by any number of goroutines,
+//     before or after the container ended; each call returns the same
+//     ExitStatus. It returns ErrUnknownContainer for IDs never launched or
+//     recovered.
+//   - Destroy kills every process of the container and returns after the
+//     container has ended (Wait then returns). Destroying an ended container
+//     is not an error.
+//   - A container survives the death of the agent: it is not a child that
+//     dies with its parent.
+//
+// Implementations: Posix (a session and process group per container, no
+// resource isolation) in this package; an in-memory fake in package fake for
+// tests and the simulator. Linux isolation (namespaces, cgroups, images) and
+// Docker plug in behind the same interface.
+package containerizer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
+)
+
+// ErrUnknownContainer is returned for a container ID that was never launched
+// or recovered.
+var ErrUnknownContainer = errors.New("containerizer: unknown container")
+
+// LaunchSpec describes one container's first process.
+type LaunchSpec struct {
+	// ContainerID names the container; the agent makes it (a random UUID).
+	ContainerID string
+	// Sandbox is the container's host directory; it exists before Launch.
+	Sandbox string
+	// Path is the program to run; empty means Argv[0], looked up in PATH.
+	Path string
+	// Argv is the argument vector, Argv[0] included.
+	Argv []string
+	// Env is the complete environment ("NAME=value").
+	Env []string
+	// Dir is the working directory; empty means Sandbox.
+	Dir string
+	// User runs the process as this user (the agent must be root); empty
+	// means the agent's own user.
+	User string
+	// Stdout and Stderr are files the process writes to; they are opened
+	// for appending and created when missing.
+	Stdout, Stderr string
+	// Resources are the container's resources, for isolators that enforce
+	// them.
+	Resources []*mesos.Resource
+}
+
+// ExitStatus is how a container ended.
+type ExitStatus struct {
+	// WaitStatus is the raw wait(2) status of the container's first process;
+	// meaningful only when Known.
+	WaitStatus syscall.WaitStatus
+	// Known is false when the status could not be learnt (a recovered
+	// process is not our child, so its exit code is lost).
+	Known bool
+	// Destroyed is true when Destroy ended the container.
+	Destroyed bool
+	// Message says what happened, for logs and task status messages.
+	Message string
+}
+
+// String describes the status the way task messages do.
+func (s ExitStatus) String() string {
+	switch {
+	case s.Message != "":
+		return s.Message
+	case !s.Known:
+		return "exit status unknown"
+	case s.WaitStatus.Exited():
+		return fmt.Sprintf("exited with status %d", s.WaitStatus.ExitStatus())
+	case s.WaitStatus.Signaled():
+		return fmt.Sprintf("terminated by signal %s", s.WaitStatus.Signal())
+	}
+	return fmt.Sprintf("wait status %#x", int(s.WaitStatus))
+}
+
+// RecoverSpec names a container that may have outlived an agent restart.
+type RecoverSpec struct {
+	ContainerID string
+	// Pid is the container's first process, from the checkpoint
+	// (runs/<container_id>/pids/forked.pid).
+	Pid int
+}
+
+// Containerizer starts and watches containers. See the package doc for the
+// contracts.
+type Containerizer interface {
+	// Launch starts the container and returns its first process's pid.
+	Launch(ctx context.Context, spec LaunchSpec) (pid int, err error)
+	// Wait blocks until the container ends or ctx is done.
+	Wait(ctx context.Context, containerID string) (ExitStatus, error)
+	// Destroy kills all the container's processes and waits for its end.
+	Destroy(ctx context.Context, containerID string) error
+	// Usage samples the container's resource usage.
+	Usage(containerID string) (*mesos.ResourceStatistics, error)
+	// Recover adopts the listed containers that are still alive; the others
+	// are known as ended with an unknown status.
+	Recover(ctx context.Context, known []RecoverSpec) error
+}

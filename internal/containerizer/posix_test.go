@@ -1,0 +1,255 @@
+package containerizer
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// requireRoot skips a test that needs root, except under CI=true where the
+// missing requirement fails it.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("this test needs root (CI=true: not skipping)")
+	}
+	t.Skip("this test needs root")
+}
+
+func testSpec(t *testing.T, id string, argv ...string) LaunchSpec {
+	t.Helper()
+	dir := t.TempDir()
+	return LaunchSpec{
+		ContainerID: id,
+		Sandbox:     dir,
+		Argv:        argv,
+		Env:         []string{"PATH=/usr/bin:/bin", "GREETING=hello"},
+		Stdout:      filepath.Join(dir, "stdout"),
+		Stderr:      filepath.Join(dir, "stderr"),
+	}
+}
+
+// launch starts spec and destroys the container at cleanup.
+func launch(t *testing.T, p *Posix, spec LaunchSpec) int {
+	t.Helper()
+	pid, err := p.Launch(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.Destroy(ctx, spec.ContainerID); err != nil {
+			t.Errorf("cleanup Destroy: %v", err)
+		}
+	})
+	return pid
+}
+
+func wait(t *testing.T, p *Posix, id string) ExitStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := p.Wait(ctx, id)
+	if err != nil {
+		t.Fatalf("Wait(%s): %v", id, err)
+	}
+	return st
+}
+
+func TestPosixRunsInSandboxWithEnvAndAppendsOutput(t *testing.T) {
+	p := NewPosix(nil)
+	spec := testSpec(t, "c1", "/bin/sh", "-c", `echo "$GREETING from $(pwd)"; echo oops >&2; exit 3`)
+	if err := os.WriteFile(spec.Stdout, []byte("before\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	launch(t, p, spec)
+	st := wait(t, p, "c1")
+	if !st.Known || !st.WaitStatus.Exited() || st.WaitStatus.ExitStatus() != 3 || st.Destroyed {
+		t.Fatalf("status = %+v (%s), want exit 3", st, st)
+	}
+	out, _ := os.ReadFile(spec.Stdout)
+	if want := "before\nhello from " + spec.Sandbox + "\n"; string(out) != want {
+		t.Errorf("stdout = %q, want %q", out, want)
+	}
+	errOut, _ := os.ReadFile(spec.Stderr)
+	if string(errOut) != "oops\n" {
+		t.Errorf("stderr = %q", errOut)
+	}
+	// Wait answers again with the same status.
+	if again := wait(t, p, "c1"); again != st {
+		t.Errorf("second Wait = %+v, want %+v", again, st)
+	}
+}
+
+func TestPosixContainerLeadsItsOwnSession(t *testing.T) {
+	p := NewPosix(nil)
+	pid := launch(t, p, testSpec(t, "c1", "sleep", "30"))
+	st, err := readProcStat("/proc", pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.session != pid {
+		t.Errorf("session of %d = %d, want its own (setsid)", pid, st.session)
+	}
+	if mine := syscall.Getpid(); st.session == mine {
+		t.Errorf("container shares the agent's session")
+	}
+}
+
+func TestPosixDestroyKillsTheWholeGroup(t *testing.T) {
+	p := NewPosix(nil)
+	spec := testSpec(t, "c1", "/bin/sh", "-c", "sleep 300 & echo $! > child.pid; wait")
+	pid := launch(t, p, spec)
+	childFile := filepath.Join(spec.Sandbox, "child.pid")
+	child := waitForPid(t, childFile)
+
+	usage, err := p.Usage("c1")
+	if err != nil {
+		t.Fatalf("Usage: %v", err)
+	}
+	if usage.GetProcesses() != 2 || usage.GetThreads() < 2 || usage.GetMemRssBytes() == 0 || usage.GetTimestamp() == 0 {
+		t.Errorf("usage = %v, want 2 processes with rss", usage)
+	}
+
+	if err := p.Destroy(context.Background(), "c1"); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	st := wait(t, p, "c1")
+	if !st.Destroyed || !st.WaitStatus.Signaled() || st.WaitStatus.Signal() != syscall.SIGKILL {
+		t.Errorf("status = %+v (%s), want destroyed by SIGKILL", st, st)
+	}
+	if alive(pid) {
+		t.Errorf("leader %d still alive", pid)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(child) { // the orphan is reaped by init, asynchronously
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d survived Destroy", child)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := p.Destroy(context.Background(), "c1"); err != nil {
+		t.Errorf("second Destroy: %v", err)
+	}
+}
+
+func waitForPid(t *testing.T, path string) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		data, err := os.ReadFile(path)
+		if err == nil && strings.HasSuffix(string(data), "\n") {
+			pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no pid in %s", path)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	st, err := readProcStat("/proc", pid)
+	return err == nil && st.state != 'Z'
+}
+
+func TestPosixUnknownUserIsALaunchError(t *testing.T) {
+	p := NewPosix(nil)
+	spec := testSpec(t, "c1", "true")
+	spec.User = "no-such-user-agora"
+	_, err := p.Launch(context.Background(), spec)
+	if err == nil || !strings.Contains(err.Error(), `"no-such-user-agora"`) {
+		t.Fatalf("Launch = %v, want an error naming the user", err)
+	}
+	if _, err := p.Wait(context.Background(), "c1"); !errors.Is(err, ErrUnknownContainer) {
+		t.Errorf("Wait after failed launch = %v, want ErrUnknownContainer", err)
+	}
+}
+
+func TestPosixRunsAsUser(t *testing.T) {
+	requireRoot(t)
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	p := NewPosix(nil)
+	spec := testSpec(t, "c1", "/bin/sh", "-c", `id -u; echo "$HOME"; touch written`)
+	spec.User = "nobody"
+	// The test's temp dirs are 0700; let nobody reach the sandbox.
+	for d := filepath.Dir(spec.Sandbox); d != "/" && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	launch(t, p, spec)
+	if st := wait(t, p, "c1"); st.WaitStatus.ExitStatus() != 0 {
+		errOut, _ := os.ReadFile(spec.Stderr)
+		t.Fatalf("status %s, stderr %q", st, errOut)
+	}
+	out, _ := os.ReadFile(spec.Stdout)
+	if want := nobody.Uid + "\n" + nobody.HomeDir + "\n"; string(out) != want {
+		t.Errorf("stdout = %q, want %q", out, want)
+	}
+	fi, err := os.Stat(filepath.Join(spec.Sandbox, "written"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := fi.Sys().(*syscall.Stat_t).Uid; strconv.Itoa(int(uid)) != nobody.Uid {
+		t.Errorf("file owner %d, want %s", uid, nobody.Uid)
+	}
+}
+
+func TestPosixRecoverAdoptsLiveAndForgetsDead(t *testing.T) {
+	first := NewPosix(nil)
+	pid := launch(t, first, testSpec(t, "live", "sleep", "300"))
+
+	second := NewPosix(nil) // a restarted agent: the process is not its child
+	err := second.Recover(context.Background(), []RecoverSpec{
+		{ContainerID: "live", Pid: pid},
+		{ContainerID: "dead", Pid: 1 << 22}, // beyond pid_max
+	})
+	if err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	if st := wait(t, second, "dead"); st.Known {
+		t.Errorf("dead container status = %+v, want unknown", st)
+	}
+	if _, err := second.Usage("live"); err != nil {
+		t.Errorf("Usage of adopted container: %v", err)
+	}
+	if err := second.Destroy(context.Background(), "live"); err != nil {
+		t.Fatalf("Destroy adopted: %v", err)
+	}
+	if st := wait(t, second, "live"); !st.Destroyed || st.Known {
+		t.Errorf("adopted status = %+v, want destroyed, unknown code", st)
+	}
+}
+
+func TestParseProcStatHandlesOddCommandNames(t *testing.T) {
+	line := "42 (a b) c)) S 1 42 42 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 12345 1000 77 18446744073709551615\n"
+	st, err := parseProcStat([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := procStat{state: 'S', session: 42, utimeTicks: 250, stimeTicks: 75, threads: 3, rssPages: 77}
+	if st != want {
+		t.Errorf("parsed %+v, want %+v", st, want)
+	}
+	if _, err := parseProcStat([]byte("42 (x) S 1")); err == nil {
+		t.Error("short stat parsed without error")
+	}
+}
