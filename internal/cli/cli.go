@@ -33,5 +33,9 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	agentCmd := newAgentCommand()
+	agentCmd.AddCommand(newAgentListCommand())
+	root.AddCommand(newMasterCommand(), agentCmd, newExecutorCommand(), newDevCommand(),
+		newFrameworkCommand(), newTaskCommand())
 	return root
 }

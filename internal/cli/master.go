@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"net"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agoraproject/agora/internal/master"
+)
+
+// newMasterCommand is `agora master`: the master daemon.
+func newMasterCommand() *cobra.Command {
+	var cfg master.Config
+	var ip string
+	var port int
+	cmd := &cobra.Command{
+		Use:   "master",
+		Short: "Run a master: the cluster's scheduler API, offers and state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.ListenAddr = net.JoinHostPort(ip, strconv.Itoa(port))
+			cfg.Flags = flagValues(cmd.Flags())
+			cfg.Logger = newLogger()
+			cfg.Profiling = os.Getenv("AGORA_PPROF") == "1"
+			m, err := master.New(cfg)
+			if err != nil {
+				return err
+			}
+			return m.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.SetNormalizeFunc(underscoreFlags)
+	f.StringVar(&ip, "ip", "0.0.0.0", "IP address to listen on")
+	f.IntVar(&port, "port", 5050, "port to listen on")
+	f.StringVar(&cfg.AdvertiseIP, "advertise_ip", "", "IP address agents and frameworks use to reach this master")
+	f.StringVar(&cfg.Hostname, "hostname", "", "hostname to advertise (default: the advertised IP)")
+	f.StringVar(&cfg.WorkDir, "work_dir", "", "directory for the master's durable state")
+	f.StringVar(&cfg.Cluster, "cluster", "", "cluster name shown in the state endpoints")
+	durationVar(f, &cfg.AllocationInterval, "allocation_interval", 0, "time between allocation cycles (default 1secs)")
+	durationVar(f, &cfg.OfferTimeout, "offer_timeout", 0, "rescind offers held longer than this (default: never)")
+	durationVar(f, &cfg.AgentPingTimeout, "agent_ping_timeout", 0, "interval of agent pings (default 15secs)")
+	f.IntVar(&cfg.MaxAgentPingTimeouts, "max_agent_ping_timeouts", 5, "missed pings before an agent is unreachable")
+	return cmd
+}

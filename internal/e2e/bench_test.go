@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	sched "github.com/agoraproject/agora/api/v1/scheduler"
+	"github.com/agoraproject/agora/api/wire"
+	"github.com/agoraproject/agora/internal/schedtest"
+)
+
+// Run with: go test ./internal/e2e -run '^$' -bench . -benchtime 100x
+// Results go in docs/BENCHMARKS.md.
+
+// BenchmarkAcceptToRunning measures, on one agent, the latency from ACCEPT
+// to TASK_RUNNING of one command task at a time (each iteration is one
+// launch), and reports p50/p99.
+func BenchmarkAcceptToRunning(b *testing.B) {
+	c := startCluster(b, "127.0.0.2")
+	s := schedtest.Subscribe(b, c.master, wire.Protobuf, schedtest.FrameworkInfo("bench-latency"))
+	var lat []time.Duration
+	var offers []*mesos.Offer
+	i := 0
+	for b.Loop() {
+		if len(offers) == 0 {
+			offers = s.Next(sched.Event_OFFERS).GetOffers().GetOffers()
+		}
+		offer := offers[0]
+		offers = offers[1:]
+		id := "lat-" + strconv.Itoa(i)
+		i++
+		start := time.Now()
+		accept(b, s, offer, []*mesos.TaskInfo{shortTask(id, offer, "sleep 0.05")})
+		for {
+			st := s.NextUpdate()
+			s.Ack(st)
+			if st.GetTaskId().GetValue() == id && st.GetState() == mesos.TaskState_TASK_RUNNING {
+				lat = append(lat, time.Since(start))
+				break
+			}
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkShortTasks measures the rate of `true` tasks carried from ACCEPT
+// to an acknowledged TASK_FINISHED on one agent, launching as many as each
+// offer holds. Each iteration is one task.
+func BenchmarkShortTasks(b *testing.B) {
+	c := startCluster(b, "127.0.0.2")
+	s := schedtest.Subscribe(b, c.master, wire.Protobuf, schedtest.FrameworkInfo("bench-rate"))
+	launched, finished := 0, 0
+	start := time.Now()
+	for finished < b.N {
+		ev := s.Next(sched.Event_OFFERS, sched.Event_UPDATE)
+		switch ev.GetType() {
+		case sched.Event_OFFERS:
+			for _, offer := range ev.GetOffers().GetOffers() {
+				var tasks []*mesos.TaskInfo
+				for n := 0; n < fits(offer) && launched < b.N; n++ {
+					tasks = append(tasks, shortTask("rate-"+strconv.Itoa(launched), offer, "true"))
+					launched++
+				}
+				accept(b, s, offer, tasks)
+			}
+		case sched.Event_UPDATE:
+			st := ev.GetUpdate().GetStatus()
+			s.Ack(st)
+			if st.GetState() == mesos.TaskState_TASK_FINISHED {
+				finished++
+			} else if isTerminal(st.GetState()) {
+				b.Fatalf("task %s ended %v: %s", st.GetTaskId().GetValue(), st.GetState(), st.GetMessage())
+			}
+		}
+	}
+	b.ReportMetric(float64(finished)/time.Since(start).Seconds(), "tasks/s")
+	b.ReportMetric(cpuSeconds(c.masterProc)*1000/float64(finished), "master-cpu-ms/task")
+	b.ReportMetric(cpuSeconds(c.agents[0].proc)*1000/float64(finished), "agent-cpu-ms/task")
+}
+
+// cpuSeconds is the user+system CPU time a running process has used, from
+// /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s).
+func cpuSeconds(p *process) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100
+}
+
+// fits is how many short tasks (0.01 cpus, 4 MB) an offer holds, at most 200.
+func fits(offer *mesos.Offer) int {
+	var cpus, mem float64
+	for _, r := range offer.GetResources() {
+		switch r.GetName() {
+		case "cpus":
+			cpus += r.GetScalar().GetValue()
+		case "mem":
+			mem += r.GetScalar().GetValue()
+		}
+	}
+	return min(200, int(cpus/0.01+1e-9), int(mem/4))
+}
+
+func shortTask(id string, offer *mesos.Offer, cmd string) *mesos.TaskInfo {
+	return &mesos.TaskInfo{
+		Name:      proto.String(id),
+		TaskId:    &mesos.TaskID{Value: proto.String(id)},
+		AgentId:   offer.GetAgentId(),
+		Resources: []*mesos.Resource{schedtest.Scalar("cpus", 0.01), schedtest.Scalar("mem", 4)},
+		Command:   &mesos.CommandInfo{Value: proto.String(cmd)},
+	}
+}
+
+// accept launches tasks on an offer without filtering what is left, so the
+// rest is offered again at once.
+func accept(b testing.TB, s *schedtest.Scheduler, offer *mesos.Offer, tasks []*mesos.TaskInfo) {
+	s.MustCall(&sched.Call{
+		Type: sched.Call_ACCEPT.Enum(),
+		Accept: &sched.Call_Accept{
+			OfferIds: []*mesos.OfferID{offer.GetId()},
+			Operations: []*mesos.Offer_Operation{{
+				Type:   mesos.Offer_Operation_LAUNCH.Enum(),
+				Launch: &mesos.Offer_Operation_Launch{TaskInfos: tasks},
+			}},
+			Filters: &mesos.Filters{RefuseSeconds: proto.Float64(0)},
+		},
+	})
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	b.ReportMetric(float64(pct(0.50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+	fmt.Printf("ACCEPT→RUNNING over %d launches: p50 %s p99 %s max %s\n", len(lat), pct(0.5), pct(0.99), lat[len(lat)-1])
+}

@@ -1,0 +1,80 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Config is everything a master needs. Zero durations take the Mesos
+// defaults (reference §10) in withDefaults.
+type Config struct {
+	// ListenAddr is the ip:port to serve on; port 0 picks a free port.
+	ListenAddr string
+	// AdvertiseIP and Hostname are what agents, frameworks and the
+	// `leader` field see. Empty: taken from the listener and os.Hostname.
+	AdvertiseIP string
+	Hostname    string
+	// WorkDir holds the master's durable state.
+	WorkDir string
+	// Cluster is the optional cluster name shown in /master/state.
+	Cluster string
+
+	AllocationInterval   time.Duration // 1 s
+	HeartbeatInterval    time.Duration // scheduler stream heartbeats, 15 s
+	AgentPingTimeout     time.Duration // 15 s
+	MaxAgentPingTimeouts int           // 5
+	// OfferTimeout rescinds offers held longer than this; 0 = never.
+	OfferTimeout time.Duration
+
+	MaxCompletedFrameworks        int // 50
+	MaxCompletedTasksPerFramework int // 1000
+
+	// Flags are reported by /flags and GET_FLAGS.
+	Flags map[string]string
+	// Profiling serves net/http/pprof under /debug/pprof/ (the CLI sets
+	// it from AGORA_PPROF=1).
+	Profiling bool
+
+	Logger *slog.Logger
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.ListenAddr == "" {
+		return errors.New("master: listen address is required")
+	}
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		return fmt.Errorf("master: listen address %q: %w", c.ListenAddr, err)
+	}
+	if c.AllocationInterval < 0 || c.HeartbeatInterval < 0 || c.AgentPingTimeout < 0 || c.OfferTimeout < 0 {
+		return errors.New("master: intervals must not be negative")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.AllocationInterval, time.Second)
+	def(&c.HeartbeatInterval, 15*time.Second)
+	def(&c.AgentPingTimeout, 15*time.Second)
+	if c.MaxAgentPingTimeouts == 0 {
+		c.MaxAgentPingTimeouts = 5
+	}
+	if c.MaxCompletedFrameworks == 0 {
+		c.MaxCompletedFrameworks = 50
+	}
+	if c.MaxCompletedTasksPerFramework == 0 {
+		c.MaxCompletedTasksPerFramework = 1000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

@@ -1,0 +1,79 @@
+package master
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/agoraproject/agora/api/v1/scheduler"
+	"github.com/agoraproject/agora/internal/apihttp"
+	"github.com/agoraproject/agora/internal/protocol"
+)
+
+// frameworkConn is a subscribed framework's event stream as the loop sees
+// it: sending never blocks, closing ends the stream. Production streams are
+// HTTP (outboxConn); the simulator supplies in-memory ones.
+type frameworkConn interface {
+	send(ev *scheduler.Event)
+	close(reason string)
+}
+
+// agentConn is an agent's event stream, likewise.
+type agentConn interface {
+	send(ev *protocol.AgentEvent)
+	close(reason string)
+}
+
+// outboxConn is a connection backed by an Outbox that an HTTP handler
+// goroutine drains onto its response. Messages put in it must not be
+// mutated afterwards: they are encoded on the handler's goroutine.
+type outboxConn[T proto.Message] struct {
+	box *apihttp.Outbox[T]
+}
+
+func newOutboxConn[T proto.Message]() *outboxConn[T] {
+	return &outboxConn[T]{box: apihttp.NewOutbox[T]()}
+}
+
+func (c *outboxConn[T]) send(ev T)           { c.box.Put(ev) }
+func (c *outboxConn[T]) close(reason string) { c.box.Close(reason) }
+
+// pump writes the outbox onto stream until the outbox closes (after writing
+// what it holds), the client goes away, or a write fails. Every interval
+// with no other traffic it writes heartbeat(). It returns true when the
+// connection ended from the client's side (so the loop must be told).
+func (c *outboxConn[T]) pump(ctx context.Context, stream *apihttp.Stream, interval time.Duration, heartbeat func() T) (clientGone bool) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	var batch []T
+	var payloads [][]byte
+	for {
+		select {
+		case <-ctx.Done():
+			return true
+		case <-c.box.Wake():
+		case <-c.box.Closed():
+		case <-ticker.C:
+			c.box.Put(heartbeat())
+		}
+		var closed bool
+		batch, closed = c.box.Take(batch)
+		payloads = payloads[:0]
+		for _, ev := range batch {
+			p, err := stream.Encoding().Marshal(ev)
+			if err != nil {
+				return true
+			}
+			payloads = append(payloads, p)
+		}
+		if len(payloads) > 0 {
+			if err := stream.SendBatch(payloads); err != nil {
+				return true
+			}
+		}
+		if closed {
+			return false
+		}
+	}
+}

@@ -1,0 +1,187 @@
+package master
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/agoraproject/agora/api/recordio"
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/api/wire"
+	"github.com/agoraproject/agora/internal/protocol"
+	"github.com/agoraproject/agora/internal/resources"
+	"github.com/agoraproject/agora/internal/schedtest"
+)
+
+// The harness runs a real master on 127.0.0.1 and drives it over HTTP with
+// a raw scheduler (net/http only, as a third-party framework would) and a
+// fake agent speaking the agent protocol.
+
+const waitFor = 10 * time.Second
+
+func startMaster(t *testing.T, mutate func(*Config)) *Master {
+	t.Helper()
+	cfg := Config{ListenAddr: "127.0.0.1:0", AllocationInterval: 50 * time.Millisecond, Logger: quietLogger()}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("master.Run: %v", err)
+		}
+	})
+	return m
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func (m *Master) url(path string) string { return "http://" + m.Addr() + path }
+
+func post(t *testing.T, m *Master, path string, body []byte, headers map[string]string) *http.Response {
+	t.Helper()
+	return schedtest.Post(t, m.Addr(), path, body, headers)
+}
+
+func readBody(t *testing.T, resp *http.Response) string { return schedtest.ReadBody(t, resp) }
+
+func frameworkInfo(name string) *mesos.FrameworkInfo { return schedtest.FrameworkInfo(name) }
+
+func subscribe(t *testing.T, m *Master, enc wire.Encoding, info *mesos.FrameworkInfo) *schedtest.Scheduler {
+	t.Helper()
+	return schedtest.Subscribe(t, m.Addr(), enc, info)
+}
+
+func commandTask(id string, offer *mesos.Offer, cmd string) *mesos.TaskInfo {
+	return schedtest.CommandTask(id, offer, cmd)
+}
+
+// fakeAgent speaks the agent protocol to the master.
+type fakeAgent struct {
+	t        *testing.T
+	m        *Master
+	resp     *http.Response
+	id       string
+	streamID string
+	events   chan *protocol.AgentEvent
+}
+
+func startFakeAgent(t *testing.T, m *Master, hostname, res string) *fakeAgent {
+	t.Helper()
+	parsed, err := resources.Parse(res, "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := &protocol.AgentCall{
+		Type: protocol.AgentCall_SUBSCRIBE.Enum(),
+		Subscribe: &protocol.AgentCall_Subscribe{
+			AgentInfo: &mesos.AgentInfo{
+				Hostname:  proto.String(hostname),
+				Port:      proto.Int32(5051),
+				Resources: parsed.ToProto(resources.Endpoint),
+			},
+			Version: proto.String("test"),
+		},
+	}
+	body, _ := proto.Marshal(call)
+	resp := post(t, m, "/agora/v1/agent", body, map[string]string{
+		"Content-Type": wire.MediaProtobuf, "Accept": wire.MediaProtobuf,
+	})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("agent SUBSCRIBE: %d %s", resp.StatusCode, readBody(t, resp))
+	}
+	a := &fakeAgent{t: t, m: m, resp: resp, streamID: resp.Header.Get("Mesos-Stream-Id"), events: make(chan *protocol.AgentEvent, 1024)}
+	go a.read()
+	t.Cleanup(func() { resp.Body.Close() })
+	ev := a.next(protocol.AgentEvent_SUBSCRIBED)
+	a.id = ev.GetSubscribed().GetAgentId().GetValue()
+	return a
+}
+
+func (a *fakeAgent) read() {
+	defer close(a.events)
+	r := recordio.NewReader(a.resp.Body, 0)
+	for {
+		rec, err := r.ReadRecord()
+		if err != nil {
+			return
+		}
+		ev := &protocol.AgentEvent{}
+		if err := proto.Unmarshal(rec, ev); err != nil {
+			a.t.Errorf("decoding agent event: %v", err)
+			return
+		}
+		a.events <- ev
+	}
+}
+
+func (a *fakeAgent) next(types ...protocol.AgentEvent_Type) *protocol.AgentEvent {
+	a.t.Helper()
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case ev, ok := <-a.events:
+			if !ok {
+				a.t.Fatalf("agent stream ended while waiting for %v", types)
+			}
+			for _, want := range types {
+				if ev.GetType() == want {
+					return ev
+				}
+			}
+		case <-deadline:
+			a.t.Fatalf("no agent %v event within %s", types, waitFor)
+		}
+	}
+}
+
+func (a *fakeAgent) call(call *protocol.AgentCall) {
+	a.t.Helper()
+	call.AgentId = &mesos.AgentID{Value: proto.String(a.id)}
+	body, _ := proto.Marshal(call)
+	resp := post(a.t, a.m, "/agora/v1/agent", body, map[string]string{
+		"Content-Type": wire.MediaProtobuf, "Mesos-Stream-Id": a.streamID,
+	})
+	if b := readBody(a.t, resp); resp.StatusCode != http.StatusAccepted {
+		a.t.Fatalf("agent %s: %d %s", call.GetType(), resp.StatusCode, b)
+	}
+}
+
+// update sends a status update for a task, as an executor's would arrive.
+func (a *fakeAgent) update(frameworkID, taskID string, state mesos.TaskState) *mesos.TaskStatus {
+	a.t.Helper()
+	uuid := make([]byte, 16)
+	rand.Read(uuid)
+	status := &mesos.TaskStatus{
+		TaskId:     &mesos.TaskID{Value: proto.String(taskID)},
+		State:      state.Enum(),
+		Source:     mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
+		Uuid:       uuid,
+		ExecutorId: &mesos.ExecutorID{Value: proto.String(taskID)},
+		AgentId:    &mesos.AgentID{Value: proto.String(a.id)},
+		Timestamp:  proto.Float64(float64(time.Now().UnixNano()) / 1e9),
+	}
+	a.call(&protocol.AgentCall{
+		Type: protocol.AgentCall_UPDATE.Enum(),
+		Update: &protocol.AgentCall_Update{
+			FrameworkId: &mesos.FrameworkID{Value: proto.String(frameworkID)},
+			Status:      status,
+		},
+	})
+	return status
+}

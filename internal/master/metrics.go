@@ -1,0 +1,105 @@
+package master
+
+import (
+	"time"
+
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/api/v1/scheduler"
+)
+
+// counters are the master's monotonic counters, owned by the loop and
+// copied into each snapshot. Gauges (tasks running, agents connected, ...)
+// are computed from the snapshot instead of counted.
+type counters struct {
+	slaveRegistrations, slaveReregistrations, slaveRemovals, slaveUnreachable uint64
+	slaveDisconnections                                                       uint64
+	frameworkSubscriptions, frameworkDisconnections, frameworkRemovals        uint64
+
+	// Terminal task counts by state.
+	tasksByTerminalState map[mesos.TaskState]uint64
+
+	launchTasks, declines, revives, suppresses, kills                    uint64
+	statusUpdates, statusUpdateAcks, reconcileTasks, frameworkToExecutor uint64
+	acceptCalls, validStatusUpdates, invalidStatusUpdates                uint64
+	taskErrors                                                           uint64
+	callsByType                                                          map[scheduler.Call_Type]uint64
+
+	offersSentTotal   uint64
+	allocationRuns    uint64
+	allocationLastRun time.Duration
+	allocationTotal   time.Duration
+}
+
+func (c *counters) frameworkSubscribed()   { c.frameworkSubscriptions++ }
+func (c *counters) frameworkDisconnected() { c.frameworkDisconnections++ }
+func (c *counters) frameworkRemoved()      { c.frameworkRemovals++ }
+
+func (c *counters) agentRegistered(reregistered bool) {
+	if reregistered {
+		c.slaveReregistrations++
+	} else {
+		c.slaveRegistrations++
+	}
+}
+func (c *counters) agentDisconnected() { c.slaveDisconnections++ }
+func (c *counters) agentUnreachable()  { c.slaveUnreachable++ }
+
+func (c *counters) taskAdopted(state mesos.TaskState) {}
+
+// taskTransition counts tasks reaching terminal states.
+func (c *counters) taskTransition(from, to mesos.TaskState) {
+	if !isTerminal(to) || isTerminal(from) {
+		return
+	}
+	if c.tasksByTerminalState == nil {
+		c.tasksByTerminalState = map[mesos.TaskState]uint64{}
+	}
+	c.tasksByTerminalState[to]++
+}
+
+func (c *counters) statusUpdate(valid bool) {
+	c.statusUpdates++
+	if valid {
+		c.validStatusUpdates++
+	} else {
+		c.invalidStatusUpdates++
+	}
+}
+func (c *counters) acknowledgement()  { c.statusUpdateAcks++ }
+func (c *counters) killTask()         { c.kills++ }
+func (c *counters) reconcile()        { c.reconcileTasks++ }
+func (c *counters) frameworkMessage() { c.frameworkToExecutor++ }
+func (c *counters) acceptCall()       { c.acceptCalls++ }
+func (c *counters) launchTask()       { c.launchTasks++ }
+func (c *counters) taskError()        { c.taskErrors++ }
+func (c *counters) declineOffers()    { c.declines++ }
+func (c *counters) reviveOffers()     { c.revives++ }
+func (c *counters) suppressOffers()   { c.suppresses++ }
+func (c *counters) offersSent(n int)  { c.offersSentTotal += uint64(n) }
+
+func (c *counters) frameworkCall(t scheduler.Call_Type) {
+	if c.callsByType == nil {
+		c.callsByType = map[scheduler.Call_Type]uint64{}
+	}
+	c.callsByType[t]++
+}
+
+func (c *counters) allocationRun(d time.Duration) {
+	c.allocationRuns++
+	c.allocationLastRun = d
+	c.allocationTotal += d
+}
+
+// clone copies the counters for a snapshot.
+func (c counters) clone() counters {
+	out := c
+	out.tasksByTerminalState = make(map[mesos.TaskState]uint64, len(c.tasksByTerminalState))
+	for k, v := range c.tasksByTerminalState {
+		out.tasksByTerminalState[k] = v
+	}
+	out.callsByType = make(map[scheduler.Call_Type]uint64, len(c.callsByType))
+	for k, v := range c.callsByType {
+		out.callsByType[k] = v
+	}
+	return out
+}

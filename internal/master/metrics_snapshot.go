@@ -1,0 +1,184 @@
+package master
+
+import (
+	"net/http"
+	"time"
+
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/api/v1/scheduler"
+	"github.com/agoraproject/agora/internal/hostinfo"
+)
+
+// serveMetricsSnapshot is /metrics/snapshot: a flat object of Mesos metric
+// names (reference §7.1) to numbers.
+func (m *Master) serveMetricsSnapshot(w http.ResponseWriter, r *http.Request) {
+	s := m.snapshotFor(w, r)
+	if s == nil {
+		return
+	}
+	writeJSON(w, r, metricsOf(s, time.Now()))
+}
+
+// metricsOf computes the master's metrics from a snapshot: gauges from the
+// state, counters from the loop's counters.
+func metricsOf(s *Snapshot, now time.Time) map[string]float64 {
+	out := map[string]float64{
+		"master/elected":     1,
+		"master/uptime_secs": now.Sub(s.StartTime).Seconds(),
+	}
+	addResourceMetrics(out, s)
+	addAgentMetrics(out, s)
+	addFrameworkMetrics(out, s)
+	addTaskMetrics(out, s)
+	addMessageMetrics(out, &s.Counters)
+	out["master/outstanding_offers"] = float64(s.Offers)
+	out["master/event_queue_messages"] = float64(s.InboxLen)
+	out["master/event_queue_dispatches"] = float64(s.InboxLen)
+	out["allocator/mesos/allocation_runs"] = float64(s.Counters.allocationRuns)
+	out["allocator/mesos/allocation_run_ms"] = float64(s.Counters.allocationLastRun.Microseconds()) / 1000
+	out["master/offers_sent"] = float64(s.Counters.offersSentTotal)
+	for k, v := range hostinfo.SystemMetrics() {
+		out[k] = v
+	}
+	return out
+}
+
+func addResourceMetrics(out map[string]float64, s *Snapshot) {
+	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {
+		var total, used float64
+		for i := range s.Agents {
+			a := &s.Agents[i]
+			if a.Unreachable {
+				continue
+			}
+			total += a.Total.Scalar(name).Float()
+			used += a.Used.Scalar(name).Float()
+		}
+		out["master/"+name+"_total"] = total
+		out["master/"+name+"_used"] = used
+		out["master/"+name+"_percent"] = percent(used, total)
+		out["master/"+name+"_revocable_total"] = 0
+		out["master/"+name+"_revocable_used"] = 0
+		out["master/"+name+"_revocable_percent"] = 0
+		out["allocator/mesos/resources/"+name+"/total"] = total
+		var offered float64
+		for i := range s.Agents {
+			offered += s.Agents[i].Offered.Scalar(name).Float()
+		}
+		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] = used + offered
+	}
+}
+
+func percent(part, total float64) float64 {
+	if total == 0 {
+		return 0
+	}
+	return part / total
+}
+
+func addAgentMetrics(out map[string]float64, s *Snapshot) {
+	var active, inactive, connected, disconnected, unreachable float64
+	for i := range s.Agents {
+		a := &s.Agents[i]
+		switch {
+		case a.Unreachable:
+			unreachable++
+			continue
+		case a.Active():
+			active++
+		default:
+			inactive++
+		}
+		if a.Connected {
+			connected++
+		} else {
+			disconnected++
+		}
+	}
+	out["master/slaves_active"] = active
+	out["master/slaves_inactive"] = inactive
+	out["master/slaves_connected"] = connected
+	out["master/slaves_disconnected"] = disconnected
+	out["master/slaves_unreachable"] = unreachable
+	c := &s.Counters
+	out["master/slave_registrations"] = float64(c.slaveRegistrations)
+	out["master/slave_reregistrations"] = float64(c.slaveReregistrations)
+	out["master/slave_removals"] = float64(c.slaveRemovals)
+	out["master/slave_unreachable_completed"] = float64(c.slaveUnreachable)
+}
+
+func addFrameworkMetrics(out map[string]float64, s *Snapshot) {
+	var connected, disconnected float64
+	for i := range s.Frameworks {
+		if s.Frameworks[i].Connected {
+			connected++
+		} else {
+			disconnected++
+		}
+	}
+	out["master/frameworks_active"] = connected
+	out["master/frameworks_inactive"] = disconnected
+	out["master/frameworks_connected"] = connected
+	out["master/frameworks_disconnected"] = disconnected
+}
+
+func addTaskMetrics(out map[string]float64, s *Snapshot) {
+	gauges := map[mesos.TaskState]float64{}
+	for i := range s.Frameworks {
+		for _, t := range s.Frameworks[i].Tasks {
+			gauges[t.State]++
+		}
+		gauges[mesos.TaskState_TASK_UNREACHABLE] += float64(len(s.Frameworks[i].UnreachableTasks))
+	}
+	for _, st := range []mesos.TaskState{mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING,
+		mesos.TaskState_TASK_RUNNING, mesos.TaskState_TASK_KILLING, mesos.TaskState_TASK_UNREACHABLE} {
+		out["master/"+metricTaskName(st)] = gauges[st]
+	}
+	for _, st := range []mesos.TaskState{mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED,
+		mesos.TaskState_TASK_KILLED, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_ERROR,
+		mesos.TaskState_TASK_DROPPED, mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR} {
+		out["master/"+metricTaskName(st)] = float64(s.Counters.tasksByTerminalState[st])
+	}
+}
+
+// metricTaskName turns TASK_RUNNING into tasks_running.
+func metricTaskName(st mesos.TaskState) string {
+	name := st.String()[len("TASK_"):]
+	b := []byte("tasks_")
+	for _, c := range []byte(name) {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func addMessageMetrics(out map[string]float64, c *counters) {
+	out["master/messages_launch_tasks"] = float64(c.acceptCalls)
+	out["master/messages_decline_offers"] = float64(c.declines)
+	out["master/messages_revive_offers"] = float64(c.revives)
+	out["master/messages_suppress_offers"] = float64(c.suppresses)
+	out["master/messages_kill_task"] = float64(c.kills)
+	out["master/messages_status_update"] = float64(c.statusUpdates)
+	out["master/messages_status_update_acknowledgement"] = float64(c.statusUpdateAcks)
+	out["master/messages_reconcile_tasks"] = float64(c.reconcileTasks)
+	out["master/messages_framework_to_executor"] = float64(c.frameworkToExecutor)
+	out["master/valid_status_updates"] = float64(c.validStatusUpdates)
+	out["master/invalid_status_updates"] = float64(c.invalidStatusUpdates)
+	out["master/valid_framework_to_executor_messages"] = float64(c.frameworkToExecutor)
+	out["master/task_launches"] = float64(c.launchTasks)
+	for t, n := range c.callsByType {
+		out["master/calls/"+lower(t)] = float64(n)
+	}
+}
+
+func lower(t scheduler.Call_Type) string {
+	b := []byte(t.String())
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,246 @@
+package master
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/resources"
+)
+
+// Snapshot is a read-only copy of the master's state for readers (state
+// endpoints, metrics, the UI). It is built on the loop only when a reader
+// asks and the state has changed since the last one, and rendered off the
+// loop, so serving a large /master/state does not hold up scheduling.
+//
+// The protos it points to are never mutated by the master after they are
+// stored (the master replaces them instead), so sharing them is safe.
+type Snapshot struct {
+	Built       time.Time
+	ID          string
+	PID         string
+	Info        *mesos.MasterInfo
+	Cluster     string
+	StartTime   time.Time
+	ElectedTime time.Time
+	Flags       map[string]string
+
+	Agents     []AgentView
+	Frameworks []FrameworkView
+	Completed  []FrameworkView
+	Offers     int
+	InboxLen   int
+	Counters   counters
+}
+
+// AgentView is an agent in a snapshot.
+type AgentView struct {
+	ID           string
+	Info         *mesos.AgentInfo
+	Capabilities []*mesos.AgentInfo_Capability
+	Version      string
+	PID          string
+
+	Connected, Deactivated, Unreachable bool
+	RegisteredTime, ReregisteredTime    time.Time
+
+	Total, Used, Offered resources.Resources
+	// FrameworkIDs with tasks or executors on the agent.
+	FrameworkIDs []string
+	TaskStates   map[mesos.TaskState]int
+}
+
+// Active is whether the agent can be offered.
+func (a *AgentView) Active() bool { return a.Connected && !a.Deactivated }
+
+// FrameworkView is a framework in a snapshot.
+type FrameworkView struct {
+	ID    string
+	Info  *mesos.FrameworkInfo
+	Roles []string
+	// MultiRole reports the MULTI_ROLE capability.
+	MultiRole bool
+
+	Connected, Recovered                               bool
+	RegisteredTime, ReregisteredTime, UnregisteredTime time.Time
+
+	Used, Offered    resources.Resources
+	Tasks            []TaskView // active, including terminal-but-unacknowledged
+	UnreachableTasks []TaskView
+	CompletedTasks   []TaskView
+	Offers           []OfferView
+	Executors        []ExecutorView
+	Suppressed       []string
+}
+
+// Active is whether the framework is subscribed and can be offered.
+func (f *FrameworkView) Active() bool { return f.Connected }
+
+// TaskView is a task in a snapshot.
+type TaskView struct {
+	ID, Name, FrameworkID, AgentID, ExecutorID string
+	Info                                       *mesos.TaskInfo
+	User, Role                                 string
+	Resources                                  resources.Resources
+	State                                      mesos.TaskState
+	Statuses                                   []*mesos.TaskStatus
+	StatusUpdateState                          mesos.TaskState
+	StatusUpdateUUID                           []byte
+}
+
+// OfferView is an outstanding offer in a snapshot.
+type OfferView struct {
+	ID, FrameworkID, AgentID, Role string
+	Resources                      resources.Resources
+}
+
+// ExecutorView is a custom executor in a snapshot.
+type ExecutorView struct {
+	AgentID string
+	Info    *mesos.ExecutorInfo
+}
+
+// Snapshot returns a current read-only view of the master's state.
+func (m *Master) Snapshot(ctx context.Context) (*Snapshot, error) {
+	var snap *Snapshot
+	err := m.exec(ctx, func() {
+		if cur := m.published.Load(); cur != nil && m.snapshotVersion == m.version {
+			snap = cur
+			return
+		}
+		snap = m.buildSnapshot(time.Now())
+		m.published.Store(snap)
+		m.snapshotVersion = m.version
+	})
+	return snap, err
+}
+
+func (m *Master) buildSnapshot(now time.Time) *Snapshot {
+	s := &Snapshot{
+		Built:       now,
+		ID:          m.id,
+		PID:         m.pid,
+		Info:        m.info,
+		Cluster:     m.cfg.Cluster,
+		StartTime:   m.startTime,
+		ElectedTime: m.electedTime,
+		Flags:       m.cfg.Flags,
+		Offers:      len(m.offers),
+		InboxLen:    len(m.inbox),
+		Counters:    m.metrics.clone(),
+	}
+	for _, ag := range m.agents {
+		s.Agents = append(s.Agents, agentView(ag))
+	}
+	sort.Slice(s.Agents, func(i, j int) bool { return s.Agents[i].ID < s.Agents[j].ID })
+	for _, fw := range m.frameworks {
+		s.Frameworks = append(s.Frameworks, frameworkView(fw))
+	}
+	sort.Slice(s.Frameworks, func(i, j int) bool { return s.Frameworks[i].ID < s.Frameworks[j].ID })
+	for _, fw := range m.completed {
+		s.Completed = append(s.Completed, frameworkView(fw))
+	}
+	return s
+}
+
+func agentView(ag *agent) AgentView {
+	v := AgentView{
+		ID:               ag.id,
+		Info:             ag.info,
+		Capabilities:     ag.capabilities,
+		Version:          ag.version,
+		PID:              ag.pid,
+		Connected:        ag.connected,
+		Deactivated:      ag.deactivated,
+		Unreachable:      ag.unreachable(),
+		RegisteredTime:   ag.registeredTime,
+		ReregisteredTime: ag.reregisteredTime,
+		Total:            ag.total,
+		Used:             ag.used,
+		Offered:          ag.offered,
+		TaskStates:       map[mesos.TaskState]int{},
+	}
+	seen := map[string]bool{}
+	for fid, tasks := range ag.tasks {
+		seen[fid] = true
+		for _, t := range tasks {
+			v.TaskStates[t.state]++
+		}
+	}
+	for fid := range ag.executors {
+		seen[fid] = true
+	}
+	for fid := range seen {
+		v.FrameworkIDs = append(v.FrameworkIDs, fid)
+	}
+	sort.Strings(v.FrameworkIDs)
+	return v
+}
+
+func frameworkView(fw *framework) FrameworkView {
+	v := FrameworkView{
+		ID:               fw.id,
+		Info:             fw.info,
+		Roles:            fw.roles,
+		MultiRole:        fw.caps.multiRole,
+		Connected:        fw.connected,
+		RegisteredTime:   fw.registeredTime,
+		ReregisteredTime: fw.reregisteredTime,
+		UnregisteredTime: fw.unregisteredTime,
+		Used:             fw.used,
+		Suppressed:       fw.suppressed,
+	}
+	for _, t := range fw.tasks {
+		if t.unreachable {
+			v.UnreachableTasks = append(v.UnreachableTasks, taskView(t))
+		} else {
+			v.Tasks = append(v.Tasks, taskView(t))
+		}
+	}
+	sortTasks(v.Tasks)
+	sortTasks(v.UnreachableTasks)
+	for _, t := range fw.completed {
+		v.CompletedTasks = append(v.CompletedTasks, taskView(t))
+	}
+	for _, o := range fw.offers {
+		v.Offers = append(v.Offers, OfferView{ID: o.id, FrameworkID: o.frameworkID, AgentID: o.agentID, Role: o.role, Resources: o.resources})
+		v.Offered = v.Offered.Add(o.resources)
+	}
+	sort.Slice(v.Offers, func(i, j int) bool { return v.Offers[i].ID < v.Offers[j].ID })
+	for agentID, execs := range fw.executors {
+		for _, e := range execs {
+			v.Executors = append(v.Executors, ExecutorView{AgentID: agentID, Info: e})
+		}
+	}
+	sort.Slice(v.Executors, func(i, j int) bool {
+		a, b := v.Executors[i], v.Executors[j]
+		if a.AgentID != b.AgentID {
+			return a.AgentID < b.AgentID
+		}
+		return a.Info.GetExecutorId().GetValue() < b.Info.GetExecutorId().GetValue()
+	})
+	return v
+}
+
+func taskView(t *task) TaskView {
+	return TaskView{
+		ID:                t.id,
+		Name:              t.name,
+		FrameworkID:       t.frameworkID,
+		AgentID:           t.agentID,
+		ExecutorID:        t.executorID,
+		Info:              t.info,
+		User:              t.user,
+		Role:              t.role,
+		Resources:         t.resources,
+		State:             t.state,
+		Statuses:          t.statuses,
+		StatusUpdateState: t.statusUpdateState,
+		StatusUpdateUUID:  t.statusUpdateUUID,
+	}
+}
+
+func sortTasks(ts []TaskView) {
+	sort.Slice(ts, func(i, j int) bool { return ts[i].ID < ts[j].ID })
+}
