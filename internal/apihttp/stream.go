@@ -80,20 +80,35 @@ func NewOutbox[T any]() *Outbox[T] {
 	return &Outbox[T]{wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// Put appends an item. It reports false if the outbox is closed.
+// Put appends an item and wakes the reader. It reports false if the
+// outbox is closed.
 func (o *Outbox[T]) Put(item T) bool {
+	if !o.Append(item) {
+		return false
+	}
+	o.Signal()
+	return true
+}
+
+// Append appends an item without waking the reader, so that a writer
+// producing a burst can wake it once (Signal) and have the burst written
+// together. It reports false if the outbox is closed.
+func (o *Outbox[T]) Append(item T) bool {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.closed {
-		o.mu.Unlock()
 		return false
 	}
 	o.items = append(o.items, item)
-	o.mu.Unlock()
+	return true
+}
+
+// Signal wakes the reader.
+func (o *Outbox[T]) Signal() {
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 // Close marks the outbox closed with a reason; items already in it can still

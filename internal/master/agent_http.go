@@ -47,7 +47,7 @@ func (m *Master) serveAgent(w http.ResponseWriter, r *http.Request) {
 
 func (m *Master) serveAgentSubscribe(w http.ResponseWriter, r *http.Request, req *apihttp.Request, call *protocol.AgentCall) {
 	remoteIP, _, _ := net.SplitHostPort(r.RemoteAddr)
-	conn := newOutboxConn[*protocol.AgentEvent]()
+	conn := newOutboxConn[*protocol.AgentEvent](&m.toFlush)
 	var res agentSubscribed
 	var subErr error
 	if err := m.exec(r.Context(), func() {

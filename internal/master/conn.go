@@ -28,15 +28,44 @@ type agentConn interface {
 // outboxConn is a connection backed by an Outbox that an HTTP handler
 // goroutine drains onto its response. Messages put in it must not be
 // mutated afterwards: they are encoded on the handler's goroutine.
+//
+// send only queues; the handler is woken when the loop finishes its batch
+// (flusher), so the events of one batch go out in one write.
 type outboxConn[T proto.Message] struct {
-	box *apihttp.Outbox[T]
+	box     *apihttp.Outbox[T]
+	batch   *flushList
+	pending bool // queued since the last flush; owned by the loop
 }
 
-func newOutboxConn[T proto.Message]() *outboxConn[T] {
-	return &outboxConn[T]{box: apihttp.NewOutbox[T]()}
+// flushList collects the connections that got events during a loop batch.
+// It is owned by the loop.
+type flushList struct{ conns []interface{ flush() } }
+
+// flushAll wakes every connection with queued events.
+func (l *flushList) flushAll() {
+	for _, c := range l.conns {
+		c.flush()
+	}
+	clear(l.conns)
+	l.conns = l.conns[:0]
 }
 
-func (c *outboxConn[T]) send(ev T)           { c.box.Put(ev) }
+func newOutboxConn[T proto.Message](batch *flushList) *outboxConn[T] {
+	return &outboxConn[T]{box: apihttp.NewOutbox[T](), batch: batch}
+}
+
+func (c *outboxConn[T]) send(ev T) {
+	if c.box.Append(ev) && !c.pending {
+		c.pending = true
+		c.batch.conns = append(c.batch.conns, c)
+	}
+}
+
+func (c *outboxConn[T]) flush() {
+	c.pending = false
+	c.box.Signal()
+}
+
 func (c *outboxConn[T]) close(reason string) { c.box.Close(reason) }
 
 // pump writes the outbox onto stream until the outbox closes (after writing

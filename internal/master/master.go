@@ -58,6 +58,8 @@ type state struct {
 	nextFrameworkID, nextAgentID, nextOfferID int
 
 	allocationPending bool
+	// toFlush holds connections with events queued in this batch.
+	toFlush flushList
 	// version counts state changes; snapshots are rebuilt when it moves.
 	version         uint64
 	snapshotVersion uint64
@@ -159,6 +161,7 @@ func (m *Master) loop(ctx context.Context) {
 		if m.allocationPending {
 			m.allocate(time.Now())
 		}
+		m.toFlush.flushAll()
 	}
 }
 

@@ -54,7 +54,7 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, req *apihttp.Request, call *scheduler.Call) {
-	conn := newOutboxConn[*scheduler.Event]()
+	conn := newOutboxConn[*scheduler.Event](&m.toFlush)
 	var res subscribeResult
 	var subErr error
 	if err := m.exec(r.Context(), func() { res, subErr = m.subscribe(call, conn, time.Now()) }); err != nil {
