@@ -3,6 +3,8 @@ package scheduler
 import (
 	"context"
 
+	"google.golang.org/protobuf/proto"
+
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	sched "github.com/agoraproject/agora/api/v1/scheduler"
 )
@@ -97,10 +99,18 @@ func (c *Client) Teardown(ctx context.Context) error {
 	return c.Call(ctx, &sched.Call{Type: sched.Call_TEARDOWN.Enum()})
 }
 
-// UpdateFramework changes the framework's info and suppressed roles.
+// UpdateFramework changes the framework's info and suppressed roles; later
+// re-subscriptions use them too.
 func (c *Client) UpdateFramework(ctx context.Context, info *mesos.FrameworkInfo, suppressedRoles []string) error {
-	return c.Call(ctx, &sched.Call{
+	err := c.Call(ctx, &sched.Call{
 		Type:            sched.Call_UPDATE_FRAMEWORK.Enum(),
 		UpdateFramework: &sched.Call_UpdateFramework{FrameworkInfo: info, SuppressedRoles: suppressedRoles},
 	})
+	if err == nil {
+		c.mu.Lock()
+		c.cfg.Framework = proto.Clone(info).(*mesos.FrameworkInfo)
+		c.cfg.SuppressedRoles = append([]string(nil), suppressedRoles...)
+		c.mu.Unlock()
+	}
+	return err
 }

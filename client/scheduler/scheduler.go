@@ -94,6 +94,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Framework == nil {
 		return nil, errors.New("scheduler: FrameworkInfo is required")
 	}
+	if err := proto.CheckInitialized(cfg.Framework); err != nil {
+		return nil, fmt.Errorf("scheduler: invalid FrameworkInfo: %w", err)
+	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 100 * time.Millisecond
 	}
@@ -170,10 +173,13 @@ func jitter(d time.Duration) time.Duration {
 
 // subscribeCall builds the SUBSCRIBE call, with the framework ID once known.
 func (c *Client) subscribeCall() *sched.Call {
+	c.mu.Lock()
 	info := proto.Clone(c.cfg.Framework).(*mesos.FrameworkInfo)
+	suppressed := c.cfg.SuppressedRoles
+	c.mu.Unlock()
 	call := &sched.Call{
 		Type:      sched.Call_SUBSCRIBE.Enum(),
-		Subscribe: &sched.Call_Subscribe{FrameworkInfo: info, SuppressedRoles: c.cfg.SuppressedRoles},
+		Subscribe: &sched.Call_Subscribe{FrameworkInfo: info, SuppressedRoles: suppressed},
 	}
 	if id := c.FrameworkID(); id != "" {
 		info.Id = &mesos.FrameworkID{Value: &id}
