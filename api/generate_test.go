@@ -19,7 +19,7 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 		}
 		t.Skip("protoc not installed (Debian: protobuf-compiler); skipping the generated-code check")
 	}
-	for _, dir := range []string{".", "../internal/protocol"} {
+	for _, dir := range []string{".", "../internal/protocol", "../internal/registry"} {
 		checkGenerated(t, dir)
 	}
 }
