@@ -8,19 +8,21 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/agoraproject/agora/internal/agent"
 	"github.com/agoraproject/agora/internal/master"
+	"github.com/agoraproject/agora/internal/registry"
 )
 
 // newDevCommand is `agora dev`: a whole cluster in one process (master and
 // one agent) with its data under ./.agora, for trying Agora out.
 func newDevCommand() *cobra.Command {
 	var ip, workDir, res, attrs string
-	var masterPort, agentPort int
+	var masterPort, agentPort, raftPort int
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a local cluster (master + agent) in one process, data under ./.agora",
@@ -31,9 +33,16 @@ func newDevCommand() *cobra.Command {
 				return err
 			}
 			log := newLogger()
+			masterDir := filepath.Join(abs, "master")
+			reg, err := raftFlags{port: raftPort, timeout: 200 * time.Millisecond}.openRegistry(masterDir, ip, "", log)
+			if err != nil {
+				return err
+			}
+			defer reg.Close()
 			m, err := master.New(master.Config{
+				Registry:   reg,
 				ListenAddr: net.JoinHostPort(ip, strconv.Itoa(masterPort)),
-				WorkDir:    filepath.Join(abs, "master"),
+				WorkDir:    masterDir,
 				Cluster:    "agora-dev",
 				Flags:      flagValues(cmd.Flags()),
 				Logger:     log.With("component", "master"),
@@ -61,6 +70,7 @@ func newDevCommand() *cobra.Command {
 	f.StringVar(&ip, "ip", "127.0.0.1", "IP address the master and agent listen on")
 	f.IntVar(&masterPort, "port", 5050, "master port")
 	f.IntVar(&agentPort, "agent_port", 5051, "agent port")
+	f.IntVar(&raftPort, "raft_port", registry.DefaultRaftPort, "the master's Raft port")
 	f.StringVar(&workDir, "work_dir", ".agora", "directory for the cluster's data")
 	f.StringVar(&res, "resources", "", "agent resources (default: autodetected)")
 	f.StringVar(&attrs, "attributes", "", "agent attributes")
@@ -72,10 +82,12 @@ func runDev(ctx context.Context, m *master.Master, a *agent.Agent) error {
 	g.Go(func() error { return m.Run(ctx) })
 	g.Go(func() error { return a.Run(ctx) })
 	g.Go(func() error {
-		select {
-		case <-a.Ready():
-		case <-ctx.Done():
-			return nil
+		for _, ready := range []<-chan struct{}{m.Leading(), a.Ready()} {
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return nil
+			}
 		}
 		fmt.Fprintf(os.Stderr, "\nAgora dev cluster is up.\n"+
 			"  master:        http://%s   (scheduler API: http://%[1]s/api/v1/scheduler)\n"+

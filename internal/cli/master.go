@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agoraproject/agora/internal/master"
+	"github.com/agoraproject/agora/internal/registry"
 )
 
 // newMasterCommand is `agora master`: the master daemon.
@@ -15,6 +16,7 @@ func newMasterCommand() *cobra.Command {
 	var cfg master.Config
 	var ip string
 	var port int
+	var raft raftFlags
 	cmd := &cobra.Command{
 		Use:   "master",
 		Short: "Run a master: the cluster's scheduler API, offers and state",
@@ -24,6 +26,12 @@ func newMasterCommand() *cobra.Command {
 			cfg.Flags = flagValues(cmd.Flags())
 			cfg.Logger = newLogger()
 			cfg.Profiling = os.Getenv("AGORA_PPROF") == "1"
+			reg, err := raft.openRegistry(cfg.WorkDir, ip, cfg.AdvertiseIP, cfg.Logger)
+			if err != nil {
+				return err
+			}
+			defer reg.Close()
+			cfg.Registry = reg
 			m, err := master.New(cfg)
 			if err != nil {
 				return err
@@ -43,5 +51,10 @@ func newMasterCommand() *cobra.Command {
 	durationVar(f, &cfg.OfferTimeout, "offer_timeout", 0, "rescind offers held longer than this (default: never)")
 	durationVar(f, &cfg.AgentPingTimeout, "agent_ping_timeout", 0, "interval of agent pings (default 15secs)")
 	f.IntVar(&cfg.MaxAgentPingTimeouts, "max_agent_ping_timeouts", 5, "missed pings before an agent is unreachable")
+	durationVar(f, &cfg.AgentReregisterTimeout, "agent_reregister_timeout", 0,
+		"after a failover, how long agents have to re-register before they are unreachable (default 10mins)")
+	f.IntVar(&raft.port, "raft_port", registry.DefaultRaftPort, "port of the masters' Raft traffic")
+	f.StringVar(&raft.peers, "peers", "", "Raft addresses (host:raft_port) of all masters of a new cluster, this one included; empty: a cluster of one")
+	durationVar(f, &raft.timeout, "raft_timeout", 0, "Raft heartbeat and election timeout (default 1secs)")
 	return cmd
 }

@@ -29,8 +29,9 @@ func startCluster(t testing.TB, agentIPs ...string) *cluster {
 	port := freePort(t, "127.0.0.1")
 	c := &cluster{master: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	c.masterProc = startAgora(t, "master", "master", "--ip=127.0.0.1", "--port="+strconv.Itoa(port),
+		"--raft_port="+strconv.Itoa(freePort(t, "127.0.0.1")), "--raft_timeout=200ms",
 		"--work_dir="+t.TempDir(), "--allocation_interval=100ms")
-	waitUntil(t, "master /health", 10*time.Second, func() bool { return httpOK("http://" + c.master + "/health") })
+	waitUntil(t, "master leading", 10*time.Second, func() bool { return httpOK("http://" + c.master + "/master/state") })
 	for i, ip := range agentIPs {
 		c.agents = append(c.agents, c.startAgent(t, fmt.Sprintf("agent%d", i+1), ip, t.TempDir()))
 	}

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/agoraproject/agora/internal/apihttp"
 	"github.com/agoraproject/agora/internal/protocol"
 )
@@ -48,10 +50,10 @@ func (m *Master) serveAgent(w http.ResponseWriter, r *http.Request) {
 func (m *Master) serveAgentSubscribe(w http.ResponseWriter, r *http.Request, req *apihttp.Request, call *protocol.AgentCall) {
 	remoteIP, _, _ := net.SplitHostPort(r.RemoteAddr)
 	conn := newOutboxConn[*protocol.AgentEvent](&m.toFlush)
-	var res agentSubscribed
+	streamID := uuid.NewString()
 	var subErr error
 	if err := m.exec(r.Context(), func() {
-		res, subErr = m.agentSubscribe(call.GetSubscribe(), remoteIP, conn, time.Now())
+		subErr = m.agentSubscribe(call.GetSubscribe(), remoteIP, conn, streamID, time.Now())
 	}); err != nil {
 		apihttp.WriteError(w, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err))
 		return
@@ -60,25 +62,28 @@ func (m *Master) serveAgentSubscribe(w http.ResponseWriter, r *http.Request, req
 		apihttp.WriteError(w, subErr)
 		return
 	}
-	stream, err := apihttp.StartStream(w, req.Accept, map[string]string{"Mesos-Stream-Id": res.streamID})
-	if err != nil {
-		m.post(func() { m.agentDisconnected(res.agentID, conn, time.Now()) })
-		return
-	}
-	var seq atomic.Uint64
-	ping := func() *protocol.AgentEvent {
-		return &protocol.AgentEvent{
-			Type: protocol.AgentEvent_PING.Enum(),
-			Ping: &protocol.AgentEvent_Ping{Sequence: ptr(seq.Add(1))},
+	stream, err := apihttp.StartStream(w, req.Accept, map[string]string{"Mesos-Stream-Id": streamID})
+	if err == nil {
+		var seq atomic.Uint64
+		ping := func() *protocol.AgentEvent {
+			return &protocol.AgentEvent{
+				Type: protocol.AgentEvent_PING.Enum(),
+				Ping: &protocol.AgentEvent_Ping{Sequence: ptr(seq.Add(1))},
+			}
+		}
+		if !conn.pump(r.Context(), stream, m.cfg.AgentPingTimeout, ping) {
+			return // the master closed it
 		}
 	}
-	if conn.pump(r.Context(), stream, m.cfg.AgentPingTimeout, ping) {
-		m.post(func() { m.agentDisconnected(res.agentID, conn, time.Now()) })
-	}
+	conn.close("agent went away")
+	m.post(func() { m.agentConnGone(conn, time.Now()) })
 }
 
 // agentCall runs a non-SUBSCRIBE agent call on the loop.
 func (m *Master) agentCall(call *protocol.AgentCall, streamID string, now time.Time) error {
+	if !m.isLeading() {
+		return errNotLeading
+	}
 	ag := m.agents[call.GetAgentId().GetValue()]
 	if ag == nil {
 		return apihttp.Errorf(http.StatusBadRequest, "Agent cannot be found")

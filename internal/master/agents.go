@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
@@ -16,6 +15,7 @@ import (
 	"github.com/agoraproject/agora/internal/allocator"
 	"github.com/agoraproject/agora/internal/apihttp"
 	"github.com/agoraproject/agora/internal/protocol"
+	"github.com/agoraproject/agora/internal/registry"
 	"github.com/agoraproject/agora/internal/resources"
 )
 
@@ -81,52 +81,116 @@ func (ag *agent) addExecutor(frameworkID string, e *mesos.ExecutorInfo) {
 	ag.executors[frameworkID][e.GetExecutorId().GetValue()] = e
 }
 
-// agentSubscribed is what the agent stream handler needs back.
-type agentSubscribed struct {
-	agentID  string
-	streamID string
-}
-
-// agentSubscribe registers a new agent or re-registers a known one, and
-// queues SUBSCRIBED on conn.
-func (m *Master) agentSubscribe(sub *protocol.AgentCall_Subscribe, remoteIP string, conn agentConn, now time.Time) (agentSubscribed, error) {
+// agentSubscribe handles an agent's SUBSCRIBE: registration of a new
+// agent or re-registration of a known one. What the registry must learn
+// (admission, a changed AgentInfo, an unreachable agent coming back) is
+// written first; SUBSCRIBED is queued on conn once it commits.
+func (m *Master) agentSubscribe(sub *protocol.AgentCall_Subscribe, remoteIP string, conn agentConn, streamID string, now time.Time) error {
+	if !m.isLeading() {
+		return errNotLeading
+	}
 	info := proto.Clone(sub.GetAgentInfo()).(*mesos.AgentInfo)
-	total, err := resources.FromProto(info.GetResources())
-	if err != nil {
-		return agentSubscribed{}, apihttp.Errorf(http.StatusBadRequest, "Invalid agent resources: %v", err)
+	if _, err := resources.FromProto(info.GetResources()); err != nil {
+		return apihttp.Errorf(http.StatusBadRequest, "Invalid agent resources: %v", err)
 	}
 	if info.Id == nil {
 		info.Id = &mesos.AgentID{Value: ptr(m.newAgentID())}
 	} else if err := validateID("AgentID", info.GetId().GetValue()); err != nil {
-		return agentSubscribed{}, apihttp.Errorf(http.StatusBadRequest, "%v", err)
+		return apihttp.Errorf(http.StatusBadRequest, "%v", err)
 	}
 	id := info.GetId().GetValue()
+	if _, gone := m.gone[id]; gone {
+		conn.send(&protocol.AgentEvent{Type: protocol.AgentEvent_SHUTDOWN.Enum(),
+			Shutdown: &protocol.AgentEvent_Shutdown{Message: ptr("Agent " + id + " has been marked gone")}})
+		conn.close("agent is gone")
+		return nil
+	}
+	op := m.agentRegistration(id, info, sub.GetCapabilities())
+	if op == nil {
+		m.attachAgent(sub, info, remoteIP, conn, streamID, now)
+		return nil
+	}
+	m.persistFor("agent/"+id, []*registry.Operation{op}, func(err error) {
+		if conn.closed() {
+			return
+		}
+		if err != nil {
+			conn.send(&protocol.AgentEvent{Type: protocol.AgentEvent_ERROR.Enum(),
+				Error: &protocol.AgentEvent_Error{Message: ptr("Failed to persist the agent: " + err.Error())}})
+			conn.close("registry write failed")
+			return
+		}
+		m.attachAgent(sub, info, remoteIP, conn, streamID, time.Now())
+	})
+	return nil
+}
+
+// agentRegistration is the registry write an agent's (re-)registration
+// needs, or nil when the registry already has it as it is.
+func (m *Master) agentRegistration(id string, info *mesos.AgentInfo, caps []*mesos.AgentInfo_Capability) *registry.Operation {
+	record := &registry.Agent{Info: info, Capabilities: caps}
+	ag := m.agents[id]
+	_, unreachable := m.unreachable[id]
+	switch {
+	case ag != nil && ag.unreachable(), ag == nil && unreachable:
+		return registry.MarkAgentReachable(record)
+	case ag == nil:
+		return registry.AdmitAgent(record)
+	case !proto.Equal(ag.info, info) || !sameCapabilities(ag.capabilities, caps):
+		return registry.UpdateAgent(info, caps)
+	}
+	return nil
+}
+
+func sameCapabilities(a, b []*mesos.AgentInfo_Capability) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !proto.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func newAgent(id string, now time.Time) *agent {
+	return &agent{
+		id:             id,
+		registeredTime: now,
+		tasks:          map[string]map[string]*task{},
+		executors:      map[string]map[string]*mesos.ExecutorInfo{},
+		offers:         map[string]*offer{},
+	}
+}
+
+// attachAgent makes a registered agent live on conn: its reported tasks
+// are reconciled, the allocator learns its resources, and SUBSCRIBED goes
+// out.
+func (m *Master) attachAgent(sub *protocol.AgentCall_Subscribe, info *mesos.AgentInfo, remoteIP string, conn agentConn, streamID string, now time.Time) {
+	id := info.GetId().GetValue()
+	total, _ := resources.FromProto(info.GetResources())
 	ag, known := m.agents[id]
 	if known {
 		m.detachAgent(ag)
 	} else {
-		ag = &agent{
-			id:             id,
-			registeredTime: now,
-			tasks:          map[string]map[string]*task{},
-			executors:      map[string]map[string]*mesos.ExecutorInfo{},
-			offers:         map[string]*offer{},
-		}
+		ag = newAgent(id, now)
 		m.agents[id] = ag
 	}
 	reregistering := known || sub.GetAgentInfo().Id != nil
 	if reregistering {
 		ag.reregisteredTime = now
 	}
+	delete(m.unreachable, id)
 	ag.info = info
 	ag.capabilities = sub.GetCapabilities()
 	ag.version = sub.GetVersion()
 	ag.bootID = sub.GetBootId()
 	ag.pid = agentPID(sub.GetAddress(), remoteIP, info.GetPort())
 	ag.total = total
-	ag.conn, ag.connected, ag.lastSeen = conn, true, now
+	ag.conn, ag.connected, ag.lastSeen, ag.streamID = conn, true, now, streamID
+	m.agentConns[conn] = id
 	ag.recovering, ag.unreachableAt = false, time.Time{}
-	ag.streamID = uuid.NewString()
 	if ag.unreachableTimer != nil {
 		ag.unreachableTimer.Stop()
 		ag.unreachableTimer = nil
@@ -148,7 +212,6 @@ func (m *Master) agentSubscribe(sub *protocol.AgentCall_Subscribe, remoteIP stri
 		"resources", total.String())
 	m.requestAllocation()
 	m.changed()
-	return agentSubscribed{agentID: id, streamID: ag.streamID}, nil
 }
 
 // agentPID is the agent's libprocess-style pid, slave(1)@ip:port: from the
@@ -286,10 +349,19 @@ func (m *Master) usedByFramework(ag *agent) map[string]resources.Resources {
 func (m *Master) detachAgent(ag *agent) {
 	if ag.conn != nil {
 		ag.conn.close("agent re-subscribed")
+		delete(m.agentConns, ag.conn)
 	}
 	ag.conn, ag.connected, ag.streamID = nil, false, ""
 	for _, o := range ag.offers {
 		m.rescindOffer(o)
+	}
+}
+
+// agentConnGone runs when an agent's stream ends from the agent's side.
+func (m *Master) agentConnGone(conn agentConn, now time.Time) {
+	conn.close("agent disconnected")
+	if id, ok := m.agentConns[conn]; ok {
+		m.agentDisconnected(id, conn, now)
 	}
 }
 
@@ -329,6 +401,21 @@ func (m *Master) checkAgentPings(now time.Time) {
 // frameworks the agent is lost. The agent stays known so that it can come
 // back with its tasks.
 func (m *Master) markAgentUnreachable(ag *agent, now time.Time) {
+	m.persistFor("agent/"+ag.id, []*registry.Operation{registry.MarkAgentUnreachable(ag.id, now)}, func(err error) {
+		switch {
+		case err != nil || m.agents[ag.id] != ag:
+		case ag.connected:
+			// It came back while the registry was being written.
+			m.persistFor("agent/"+ag.id, []*registry.Operation{registry.MarkAgentReachable(
+				&registry.Agent{Info: ag.info, Capabilities: ag.capabilities})}, nil)
+		default:
+			m.agentUnreachable(ag, now)
+		}
+	})
+}
+
+// agentUnreachable applies an unreachable mark the registry has committed.
+func (m *Master) agentUnreachable(ag *agent, now time.Time) {
 	m.log.Warn("agent marked unreachable", "agent_id", ag.id)
 	m.metrics.agentUnreachable()
 	ag.unreachableAt = now

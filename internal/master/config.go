@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/agoraproject/agora/internal/registry"
 )
 
 // Config is everything a master needs. Zero durations take the Mesos
@@ -19,6 +21,10 @@ type Config struct {
 	Hostname    string
 	// WorkDir holds the master's durable state.
 	WorkDir string
+	// Registry is the replicated registry this master is a member of (a
+	// single-node one for a cluster of one). Its Raft leader is the
+	// leading master. Required; the caller opens and closes it.
+	Registry *registry.Registry
 	// Cluster is the optional cluster name shown in /master/state.
 	Cluster string
 
@@ -26,6 +32,9 @@ type Config struct {
 	HeartbeatInterval    time.Duration // scheduler stream heartbeats, 15 s
 	AgentPingTimeout     time.Duration // 15 s
 	MaxAgentPingTimeouts int           // 5
+	// AgentReregisterTimeout is how long a new leader waits for agents
+	// to re-register before marking the missing ones unreachable (10 min).
+	AgentReregisterTimeout time.Duration
 	// OfferTimeout rescinds offers held longer than this; 0 = never.
 	OfferTimeout time.Duration
 
@@ -46,6 +55,9 @@ func (c Config) Validate() error {
 	if c.ListenAddr == "" {
 		return errors.New("master: listen address is required")
 	}
+	if c.Registry == nil {
+		return errors.New("master: a registry is required")
+	}
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		return fmt.Errorf("master: listen address %q: %w", c.ListenAddr, err)
 	}
@@ -64,6 +76,7 @@ func (c Config) withDefaults() Config {
 	def(&c.AllocationInterval, time.Second)
 	def(&c.HeartbeatInterval, 15*time.Second)
 	def(&c.AgentPingTimeout, 15*time.Second)
+	def(&c.AgentReregisterTimeout, 10*time.Minute)
 	if c.MaxAgentPingTimeouts == 0 {
 		c.MaxAgentPingTimeouts = 5
 	}

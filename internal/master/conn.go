@@ -17,12 +17,14 @@ import (
 type frameworkConn interface {
 	send(ev *scheduler.Event)
 	close(reason string)
+	closed() bool
 }
 
 // agentConn is an agent's event stream, likewise.
 type agentConn interface {
 	send(ev *protocol.AgentEvent)
 	close(reason string)
+	closed() bool
 }
 
 // outboxConn is a connection backed by an Outbox that an HTTP handler
@@ -67,6 +69,15 @@ func (c *outboxConn[T]) flush() {
 }
 
 func (c *outboxConn[T]) close(reason string) { c.box.Close(reason) }
+
+func (c *outboxConn[T]) closed() bool {
+	select {
+	case <-c.box.Closed():
+		return true
+	default:
+		return false
+	}
+}
 
 // pump writes the outbox onto stream until the outbox closes (after writing
 // what it holds), the client goes away, or a write fails. Every interval

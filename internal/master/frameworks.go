@@ -6,13 +6,13 @@ import (
 	"slices"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/api/v1/scheduler"
 	"github.com/agoraproject/agora/internal/allocator"
 	"github.com/agoraproject/agora/internal/apihttp"
+	"github.com/agoraproject/agora/internal/registry"
 	"github.com/agoraproject/agora/internal/resources"
 )
 
@@ -35,6 +35,11 @@ type framework struct {
 	streamID string
 
 	connected bool
+	// recovered: known from the registry, not re-subscribed since the
+	// failover.
+	recovered bool
+	// persistedDisconnected: the registry has been told it disconnected.
+	persistedDisconnected bool
 	// suppressed roles, as the framework last asked.
 	suppressed []string
 
@@ -127,70 +132,101 @@ func validateSuppressedRoles(roles, suppressed []string) error {
 	return nil
 }
 
-// subscribeResult is what a SUBSCRIBE handler needs after the loop accepted it.
-type subscribeResult struct {
-	frameworkID string
-	streamID    string
-}
-
 // subscribe handles SUBSCRIBE on the loop: a new framework, a re-subscribe
-// (framework failover) or a refusal. The SUBSCRIBED event and the first
-// HEARTBEAT are queued on conn before it returns.
-func (m *Master) subscribe(call *scheduler.Call, conn frameworkConn, now time.Time) (subscribeResult, error) {
+// (framework failover) or a refusal. Validation errors are returned (the
+// handler answers 400); otherwise the registry is written and, once that
+// commits, SUBSCRIBED and the first HEARTBEAT are queued on conn.
+func (m *Master) subscribe(call *scheduler.Call, conn frameworkConn, streamID string, now time.Time) error {
+	if !m.isLeading() {
+		return errNotLeading
+	}
 	sub := call.GetSubscribe()
 	info := proto.Clone(sub.GetFrameworkInfo()).(*mesos.FrameworkInfo)
 	if call.FrameworkId != nil && call.GetFrameworkId().GetValue() != info.GetId().GetValue() {
-		return subscribeResult{}, apihttp.Errorf(http.StatusBadRequest,
-			"'framework_id' differs from 'subscribe.framework_info.id'")
+		return apihttp.Errorf(http.StatusBadRequest, "'framework_id' differs from 'subscribe.framework_info.id'")
 	}
 	if err := validateFrameworkInfo(info); err != nil {
-		return subscribeResult{}, apihttp.Errorf(http.StatusBadRequest, "Invalid FrameworkInfo: %v", err)
+		return apihttp.Errorf(http.StatusBadRequest, "Invalid FrameworkInfo: %v", err)
 	}
-	if err := validateSuppressedRoles(rolesOf(info), sub.GetSuppressedRoles()); err != nil {
-		return subscribeResult{}, apihttp.Errorf(http.StatusBadRequest, "%v", err)
+	suppressed := sub.GetSuppressedRoles()
+	if err := validateSuppressedRoles(rolesOf(info), suppressed); err != nil {
+		return apihttp.Errorf(http.StatusBadRequest, "%v", err)
 	}
-	streamID := uuid.NewString()
-
-	if info.Id != nil {
-		id := info.GetId().GetValue()
-		if m.isCompletedFramework(id) {
-			conn.send(errorEvent("Framework has been removed"))
-			conn.close("framework has been removed")
-			return subscribeResult{frameworkID: id, streamID: streamID}, nil
-		}
-		if fw, ok := m.frameworks[id]; ok {
-			m.resubscribe(fw, info, sub.GetSuppressedRoles(), conn, streamID, now)
-			return subscribeResult{frameworkID: id, streamID: streamID}, nil
-		}
-		// An ID this master does not know (its previous master's): adopt it.
-	} else {
+	if info.Id == nil {
 		info.Id = &mesos.FrameworkID{Value: ptr(m.newFrameworkID())}
 	}
-	fw := m.addFramework(info, sub.GetSuppressedRoles(), conn, streamID, now)
-	return subscribeResult{frameworkID: fw.id, streamID: streamID}, nil
+	id := info.GetId().GetValue()
+	if m.isCompletedFramework(id) {
+		conn.send(errorEvent("Framework has been removed"))
+		conn.close("framework has been removed")
+		return nil
+	}
+	fw := m.frameworks[id]
+	if fw == nil {
+		// New, or an ID this master does not know (adopted).
+		m.persistFor("framework/"+id, []*registry.Operation{registry.AddFramework(info, now)}, func(err error) {
+			if m.refuseOnWriteError(conn, err) || m.frameworks[id] != nil {
+				return
+			}
+			m.addFramework(newFramework(info, now), suppressed, conn, streamID, now)
+		})
+		return nil
+	}
+	// Changes to principal, user and checkpoint are ignored on re-subscribe.
+	info.Principal, info.User, info.Checkpoint = fw.info.Principal, fw.info.User, fw.info.Checkpoint
+	ops := []*registry.Operation{registry.UpdateFramework(info)}
+	if fw.persistedDisconnected {
+		ops = append(ops, registry.MarkFrameworkConnected(id))
+		fw.persistedDisconnected = false
+	}
+	m.persistFor("framework/"+id, ops, func(err error) {
+		if m.refuseOnWriteError(conn, err) || m.frameworks[id] != fw {
+			return
+		}
+		m.resubscribe(fw, info, suppressed, conn, streamID, time.Now())
+	})
+	return nil
 }
 
-func (m *Master) addFramework(info *mesos.FrameworkInfo, suppressed []string, conn frameworkConn, streamID string, now time.Time) *framework {
-	fw := &framework{
+// refuseOnWriteError ends a subscription whose registry write failed, or
+// whose client left while it was being written. It reports whether it did.
+func (m *Master) refuseOnWriteError(conn frameworkConn, err error) bool {
+	if conn.closed() {
+		return true
+	}
+	if err != nil {
+		conn.send(errorEvent("Failed to persist the framework: " + err.Error()))
+		conn.close("registry write failed")
+		return true
+	}
+	return false
+}
+
+func newFramework(info *mesos.FrameworkInfo, registered time.Time) *framework {
+	return &framework{
 		id:             info.GetId().GetValue(),
 		info:           info,
 		roles:          rolesOf(info),
 		caps:           capabilitiesOf(info),
-		conn:           conn,
-		streamID:       streamID,
-		connected:      true,
-		suppressed:     slices.Clone(suppressed),
-		registeredTime: now,
+		registeredTime: registered,
 		tasks:          map[string]*task{},
 		offers:         map[string]*offer{},
 		executors:      map[string]map[string]*mesos.ExecutorInfo{},
 	}
+}
+
+func (m *Master) addFramework(fw *framework, suppressed []string, conn frameworkConn, streamID string, now time.Time) {
+	fw.conn, fw.streamID, fw.connected = conn, streamID, true
+	m.frameworkConns[conn] = fw.id
+	fw.suppressed = slices.Clone(suppressed)
 	m.frameworks[fw.id] = fw
 	// Tasks that re-registered agents reported before the framework came back.
 	for _, ag := range m.agents {
 		for _, t := range ag.tasks[fw.id] {
 			fw.tasks[t.id] = t
-			fw.used = fw.used.Add(t.resources)
+			if !t.released {
+				fw.used = fw.used.Add(t.resources)
+			}
 		}
 		for eid, e := range ag.executors[fw.id] {
 			fw.addExecutor(ag.id, eid, e)
@@ -199,10 +235,9 @@ func (m *Master) addFramework(info *mesos.FrameworkInfo, suppressed []string, co
 	m.alloc.AddFramework(fw.id, m.allocatorFramework(fw))
 	m.metrics.frameworkSubscribed()
 	m.sendSubscribed(fw)
-	m.log.Info("framework subscribed", "framework_id", fw.id, "name", info.GetName(), "roles", fw.roles)
+	m.log.Info("framework subscribed", "framework_id", fw.id, "name", fw.info.GetName(), "roles", fw.roles)
 	m.requestAllocation()
 	m.changed()
-	return fw
 }
 
 // resubscribe is a framework failover: a new connection for a known
@@ -211,16 +246,16 @@ func (m *Master) resubscribe(fw *framework, info *mesos.FrameworkInfo, suppresse
 	if fw.conn != nil {
 		fw.conn.send(errorEvent("Framework failed over"))
 		fw.conn.close("framework failed over")
+		delete(m.frameworkConns, fw.conn)
 	}
+	m.frameworkConns[conn] = fw.id
 	if fw.failoverTimer != nil {
 		fw.failoverTimer.Stop()
 		fw.failoverTimer = nil
 	}
 	m.rescindFrameworkOffers(fw)
-	// Changes to principal, user and checkpoint are ignored on re-subscribe.
-	info.Principal, info.User, info.Checkpoint = fw.info.Principal, fw.info.User, fw.info.Checkpoint
 	m.updateFrameworkInfo(fw, info, suppressed)
-	fw.conn, fw.streamID, fw.connected = conn, streamID, true
+	fw.conn, fw.streamID, fw.connected, fw.recovered = conn, streamID, true, false
 	fw.reregisteredTime = now
 	m.alloc.UpdateFramework(fw.id, m.allocatorFramework(fw))
 	m.sendSubscribed(fw)
@@ -274,32 +309,54 @@ func (m *Master) allocatorFramework(fw *framework) allocator.Framework {
 	return allocator.Framework{Roles: fw.roles, Suppressed: fw.suppressed, Active: fw.connected}
 }
 
-// frameworkDisconnected runs when a framework's stream ends from the
-// client's side. It is ignored if the framework has re-subscribed since.
-func (m *Master) frameworkDisconnected(id string, conn frameworkConn, now time.Time) {
-	fw, ok := m.frameworks[id]
-	if !ok || fw.conn != conn {
+// frameworkConnGone runs when a framework's stream ends from the client's
+// side. It is ignored if the framework has re-subscribed since.
+func (m *Master) frameworkConnGone(conn frameworkConn, now time.Time) {
+	conn.close("disconnected")
+	id, ok := m.frameworkConns[conn]
+	if !ok {
 		return
 	}
-	conn.close("disconnected")
+	delete(m.frameworkConns, conn)
+	if fw := m.frameworks[id]; fw != nil && fw.conn == conn {
+		m.frameworkDisconnected(fw, now)
+	}
+}
+
+// frameworkDisconnected marks a framework disconnected and starts its
+// failover timeout.
+func (m *Master) frameworkDisconnected(fw *framework, now time.Time) {
+	id := fw.id
 	fw.conn, fw.connected, fw.streamID = nil, false, ""
 	fw.unregisteredTime = now
 	m.rescindFrameworkOffers(fw)
 	m.alloc.UpdateFramework(fw.id, m.allocatorFramework(fw))
-	timeout := time.Duration(fw.info.GetFailoverTimeout() * float64(time.Second))
-	m.log.Info("framework disconnected", "framework_id", id, "failover_timeout", timeout)
+	m.log.Info("framework disconnected", "framework_id", id, "failover_timeout", failoverTimeout(fw))
 	m.metrics.frameworkDisconnected()
-	if timeout <= 0 {
+	fw.persistedDisconnected = true
+	m.persistFor("framework/"+id, []*registry.Operation{registry.MarkFrameworkDisconnected(id, now)}, nil)
+	m.startFailoverTimer(fw, now)
+	m.changed()
+}
+
+func failoverTimeout(fw *framework) time.Duration {
+	return time.Duration(fw.info.GetFailoverTimeout() * float64(time.Second))
+}
+
+// startFailoverTimer removes a disconnected framework once its failover
+// timeout has passed since it disconnected.
+func (m *Master) startFailoverTimer(fw *framework, now time.Time) {
+	left := fw.unregisteredTime.Add(failoverTimeout(fw)).Sub(now)
+	if left <= 0 {
 		m.removeFramework(fw, now)
 		return
 	}
-	fw.failoverTimer = m.after(timeout, func() {
-		if cur, ok := m.frameworks[id]; ok && cur == fw && !fw.connected {
-			m.log.Info("framework failover timeout expired", "framework_id", id)
+	fw.failoverTimer = m.after(left, func() {
+		if cur, ok := m.frameworks[fw.id]; ok && cur == fw && !fw.connected {
+			m.log.Info("framework failover timeout expired", "framework_id", fw.id)
 			m.removeFramework(fw, time.Now())
 		}
 	})
-	m.changed()
 }
 
 // removeFramework tears a framework down: its offers are rescinded, agents
@@ -308,6 +365,7 @@ func (m *Master) frameworkDisconnected(id string, conn frameworkConn, now time.T
 func (m *Master) removeFramework(fw *framework, now time.Time) {
 	if fw.conn != nil {
 		fw.conn.close("framework removed")
+		delete(m.frameworkConns, fw.conn)
 		fw.conn = nil
 	}
 	if fw.failoverTimer != nil {
@@ -346,12 +404,17 @@ func (m *Master) removeFramework(fw *framework, now time.Time) {
 	if over := len(m.completed) - m.cfg.MaxCompletedFrameworks; over > 0 {
 		m.completed = slices.Delete(m.completed, 0, over)
 	}
+	m.removedFrameworks[fw.id] = now
+	m.persistFor("framework/"+fw.id, []*registry.Operation{registry.RemoveFramework(fw.id, now)}, nil)
 	m.metrics.frameworkRemoved()
 	m.log.Info("framework removed", "framework_id", fw.id)
 	m.changed()
 }
 
 func (m *Master) isCompletedFramework(id string) bool {
+	if _, ok := m.removedFrameworks[id]; ok {
+		return true
+	}
 	for _, fw := range m.completed {
 		if fw.id == id {
 			return true

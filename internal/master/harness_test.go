@@ -15,6 +15,7 @@ import (
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/api/wire"
 	"github.com/agoraproject/agora/internal/protocol"
+	"github.com/agoraproject/agora/internal/registry"
 	"github.com/agoraproject/agora/internal/resources"
 	"github.com/agoraproject/agora/internal/schedtest"
 )
@@ -25,11 +26,29 @@ import (
 
 const waitFor = 10 * time.Second
 
+// openRegistry opens a single-node registry with short Raft timeouts.
+func openRegistry(t *testing.T, dir string) *registry.Registry {
+	t.Helper()
+	reg, err := registry.Open(registry.Config{
+		BindAddr: "127.0.0.1:0", DataDir: dir, Bootstrap: true, Logger: quietLogger(),
+		HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
+		LeaderLeaseTimeout: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg
+}
+
 func startMaster(t *testing.T, mutate func(*Config)) *Master {
 	t.Helper()
 	cfg := Config{ListenAddr: "127.0.0.1:0", AllocationInterval: 50 * time.Millisecond, Logger: quietLogger()}
 	if mutate != nil {
 		mutate(&cfg)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = openRegistry(t, t.TempDir())
 	}
 	m, err := New(cfg)
 	if err != nil {
@@ -44,6 +63,11 @@ func startMaster(t *testing.T, mutate func(*Config)) *Master {
 			t.Errorf("master.Run: %v", err)
 		}
 	})
+	select {
+	case <-m.Leading():
+	case <-time.After(waitFor):
+		t.Fatal("master did not become leader")
+	}
 	return m
 }
 

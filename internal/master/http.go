@@ -2,7 +2,6 @@ package master
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"regexp"
@@ -19,23 +18,24 @@ import (
 // snapshot), and renders.
 func (m *Master) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/api/v1/scheduler", m.serveScheduler)
-	mux.HandleFunc("/agora/v1/agent", m.serveAgent)
+	lead := m.leaderOnly
+	mux.HandleFunc("/api/v1/scheduler", lead(m.serveScheduler))
+	mux.HandleFunc("/agora/v1/agent", lead(m.serveAgent))
 
 	for _, p := range []string{"/master/state", "/master/state.json", "/state", "/state.json"} {
-		mux.HandleFunc("GET "+p, m.serveState)
+		mux.HandleFunc("GET "+p, lead(m.serveState))
 	}
 	for _, p := range []string{"/master/state-summary", "/state-summary"} {
-		mux.HandleFunc("GET "+p, m.serveStateSummary)
+		mux.HandleFunc("GET "+p, lead(m.serveStateSummary))
 	}
 	for _, p := range []string{"/master/frameworks", "/master/frameworks/{$}", "/frameworks"} {
-		mux.HandleFunc("GET "+p, m.serveFrameworks)
+		mux.HandleFunc("GET "+p, lead(m.serveFrameworks))
 	}
 	for _, p := range []string{"/master/slaves", "/slaves"} {
-		mux.HandleFunc("GET "+p, m.serveSlaves)
+		mux.HandleFunc("GET "+p, lead(m.serveSlaves))
 	}
 	for _, p := range []string{"/master/tasks", "/master/tasks.json", "/tasks"} {
-		mux.HandleFunc("GET "+p, m.serveTasks)
+		mux.HandleFunc("GET "+p, lead(m.serveTasks))
 	}
 	for _, p := range []string{"/master/redirect", "/redirect"} {
 		mux.HandleFunc(p, m.serveRedirect)
@@ -91,12 +91,6 @@ func (m *Master) serveRedirect(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "//"+leader)
 	w.WriteHeader(http.StatusTemporaryRedirect)
-}
-
-// leaderAddress is host:port of the leading master: this one, while Agora
-// runs a single master per cluster.
-func (m *Master) leaderAddress() string {
-	return net.JoinHostPort(m.info.GetHostname(), strconv.Itoa(int(m.info.GetPort())))
 }
 
 func serveVersion(w http.ResponseWriter, r *http.Request) {

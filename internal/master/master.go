@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agoraproject/agora/internal/registry"
+
 	"github.com/google/uuid"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
@@ -42,7 +44,22 @@ type Master struct {
 	// published is the newest read-only view for state endpoints.
 	published atomic.Pointer[Snapshot]
 
+	reg       *registry.Registry
+	registrar *registry.Registrar
+	// status is the leadership (follower, recovering, leading); written by
+	// the loop, read anywhere.
+	status      atomic.Int32
+	leadingOnce chan struct{}
+	firstLead   sync.Once
+
 	// Everything below is owned by the loop goroutine.
+	epoch uint64 // bumped on every leadership change
+	// version counts state changes (never reset); snapshots are rebuilt
+	// when it moves.
+	version         uint64
+	snapshotVersion uint64
+	leaderCtx       context.Context
+	cancelLeader    context.CancelFunc
 	state
 }
 
@@ -55,14 +72,23 @@ type state struct {
 	offers      map[string]*offer
 	alloc       *allocator.Allocator
 
+	// From the registry: agents marked unreachable or gone, frameworks
+	// removed, with when.
+	unreachable       map[string]time.Time
+	gone              map[string]time.Time
+	removedFrameworks map[string]time.Time
+	reregisterTimer   *time.Timer
+	// writes queues registry writes per key behind the one in flight.
+	writes map[string][]pendingWrite
+	// Which framework or agent each open stream belongs to.
+	frameworkConns map[frameworkConn]string
+	agentConns     map[agentConn]string
+
 	nextFrameworkID, nextAgentID, nextOfferID int
 
 	allocationPending bool
 	// toFlush holds connections with events queued in this batch.
 	toFlush flushList
-	// version counts state changes; snapshots are rebuilt when it moves.
-	version         uint64
-	snapshotVersion uint64
 
 	metrics counters
 }
@@ -85,17 +111,31 @@ func New(cfg Config) (*Master, error) {
 		startTime: time.Now(),
 		inbox:     make(chan func(), 1024),
 		stopped:   make(chan struct{}),
+
+		leadingOnce: make(chan struct{}),
 	}
-	m.state = state{
-		frameworks: map[string]*framework{},
-		agents:     map[string]*agent{},
-		offers:     map[string]*offer{},
-		alloc:      allocator.New(),
-	}
+	m.reg = cfg.Registry
+	m.state = newState(cfg)
 	m.info = m.masterInfo()
 	m.pid = "master@" + net.JoinHostPort(m.info.GetAddress().GetIp(), strconv.Itoa(int(m.info.GetPort())))
 	m.server = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return m, nil
+}
+
+// newState is the empty state of a master that leads nothing yet.
+func newState(cfg Config) state {
+	return state{
+		frameworks:        map[string]*framework{},
+		agents:            map[string]*agent{},
+		offers:            map[string]*offer{},
+		alloc:             allocator.New(),
+		unreachable:       map[string]time.Time{},
+		gone:              map[string]time.Time{},
+		removedFrameworks: map[string]time.Time{},
+		writes:            map[string][]pendingWrite{},
+		frameworkConns:    map[frameworkConn]string{},
+		agentConns:        map[agentConn]string{},
+	}
 }
 
 // Addr is the address the master serves on (host:port).
@@ -106,7 +146,8 @@ func (m *Master) ID() string { return m.id }
 
 // Run serves HTTP and runs the master until ctx ends.
 func (m *Master) Run(ctx context.Context) error {
-	m.electedTime = time.Now()
+	m.registrar = registry.NewRegistrar(m.reg)
+	defer m.registrar.Close()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- m.server.Serve(m.listener) }()
 	m.log.Info("master started", "id", m.id, "addr", m.Addr(), "pid", m.pid)
@@ -146,19 +187,28 @@ func (m *Master) loop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			m.shutdownConnections()
+			m.stepDown()
 			return
 		case <-m.stopped:
-			m.shutdownConnections()
+			m.stepDown()
 			return
+		case elected := <-m.reg.LeaderCh():
+			if elected {
+				m.becomeLeader()
+			} else {
+				m.stepDown()
+			}
 		case fn := <-m.inbox:
 			fn()
 			m.drainInbox()
 		case <-allocTick.C:
-			m.allocationPending = true
-			m.expireOffers(time.Now())
+			if m.isLeading() {
+				m.allocationPending = true
+				m.expireOffers(time.Now())
+				m.checkAgentPings(time.Now())
+			}
 		}
-		if m.allocationPending {
+		if m.allocationPending && m.isLeading() {
 			m.allocate(time.Now())
 		}
 		m.toFlush.flushAll()

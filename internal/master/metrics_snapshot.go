@@ -22,8 +22,12 @@ func (m *Master) serveMetricsSnapshot(w http.ResponseWriter, r *http.Request) {
 // metricsOf computes the master's metrics from a snapshot: gauges from the
 // state, counters from the loop's counters.
 func metricsOf(s *Snapshot, now time.Time) map[string]float64 {
+	elected := 0.0
+	if s.Leading {
+		elected = 1
+	}
 	out := map[string]float64{
-		"master/elected":     1,
+		"master/elected":     elected,
 		"master/uptime_secs": now.Sub(s.StartTime).Seconds(),
 	}
 	addResourceMetrics(out, s)

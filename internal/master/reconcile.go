@@ -67,11 +67,13 @@ func (m *Master) agentRecovering(id string) bool {
 // it knows of the task's agent (cases 3–6 of reference §4).
 func (m *Master) unknownTaskState(agentID string) mesos.TaskState {
 	ag := m.agents[agentID]
+	_, unreachable := m.unreachable[agentID]
+	_, gone := m.gone[agentID]
 	switch {
-	case agentID != "" && ag != nil && ag.connected:
-		return mesos.TaskState_TASK_GONE
-	case ag != nil && ag.unreachable():
+	case ag != nil && ag.unreachable(), unreachable:
 		return mesos.TaskState_TASK_UNREACHABLE
+	case gone:
+		return mesos.TaskState_TASK_GONE_BY_OPERATOR
 	case ag != nil:
 		return mesos.TaskState_TASK_GONE
 	}

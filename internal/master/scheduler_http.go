@@ -2,11 +2,16 @@ package master
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/api/v1/scheduler"
 	"github.com/agoraproject/agora/internal/apihttp"
+	"github.com/agoraproject/agora/internal/registry"
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
 )
 
 // serveScheduler is POST /api/v1/scheduler: it runs the request ladder of
@@ -38,9 +43,17 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var callErr error
-	if err := m.exec(r.Context(), func() { callErr = m.schedulerCall(call, streamID, time.Now()) }); err != nil {
+	var committed <-chan error
+	if err := m.exec(r.Context(), func() { committed, callErr = m.schedulerCall(call, streamID, time.Now()) }); err != nil {
 		apihttp.WriteError(w, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err))
 		return
+	}
+	if callErr == nil && committed != nil {
+		select {
+		case callErr = <-committed:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	if callErr != nil {
 		apihttp.WriteError(w, callErr)
@@ -55,9 +68,9 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 
 func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, req *apihttp.Request, call *scheduler.Call) {
 	conn := newOutboxConn[*scheduler.Event](&m.toFlush)
-	var res subscribeResult
+	streamID := uuid.NewString()
 	var subErr error
-	if err := m.exec(r.Context(), func() { res, subErr = m.subscribe(call, conn, time.Now()) }); err != nil {
+	if err := m.exec(r.Context(), func() { subErr = m.subscribe(call, conn, streamID, time.Now()) }); err != nil {
 		apihttp.WriteError(w, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err))
 		return
 	}
@@ -65,14 +78,12 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, req *api
 		apihttp.WriteError(w, subErr)
 		return
 	}
-	stream, err := apihttp.StartStream(w, req.Accept, map[string]string{"Mesos-Stream-Id": res.streamID})
-	if err != nil {
-		m.post(func() { m.frameworkDisconnected(res.frameworkID, conn, time.Now()) })
-		return
+	stream, err := apihttp.StartStream(w, req.Accept, map[string]string{"Mesos-Stream-Id": streamID})
+	if err == nil && !conn.pump(r.Context(), stream, m.cfg.HeartbeatInterval, heartbeatEvent) {
+		return // the master closed it
 	}
-	if conn.pump(r.Context(), stream, m.cfg.HeartbeatInterval, heartbeatEvent) {
-		m.post(func() { m.frameworkDisconnected(res.frameworkID, conn, time.Now()) })
-	}
+	conn.close("framework went away")
+	m.post(func() { m.frameworkConnGone(conn, time.Now()) })
 }
 
 // validateSchedulerCall checks what can be checked without state: a known
@@ -127,23 +138,31 @@ func schedulerPayloadPresent(call *scheduler.Call) bool {
 }
 
 // schedulerCall runs a non-SUBSCRIBE call on the loop after the stream
-// checks: unknown framework 400, not subscribed 403, wrong stream 400.
-func (m *Master) schedulerCall(call *scheduler.Call, streamID string, now time.Time) error {
+// checks: unknown framework 400, not subscribed 403, wrong stream 400. A
+// call whose answer waits for a registry write returns a channel that
+// delivers the outcome.
+func (m *Master) schedulerCall(call *scheduler.Call, streamID string, now time.Time) (<-chan error, error) {
+	if !m.isLeading() {
+		return nil, errNotLeading
+	}
 	fw := m.frameworks[call.GetFrameworkId().GetValue()]
 	if fw == nil {
-		return apihttp.Errorf(http.StatusBadRequest, "Framework cannot be found")
+		return nil, apihttp.Errorf(http.StatusBadRequest, "Framework cannot be found")
 	}
 	if !fw.connected {
-		return apihttp.Errorf(http.StatusForbidden, "Framework is not subscribed")
+		return nil, apihttp.Errorf(http.StatusForbidden, "Framework is not subscribed")
 	}
 	if streamID == "" {
-		return apihttp.Errorf(http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+		return nil, apihttp.Errorf(http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
 	}
 	if streamID != fw.streamID {
-		return apihttp.Errorf(http.StatusBadRequest, "The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", streamID, fw.id)
+		return nil, apihttp.Errorf(http.StatusBadRequest, "The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", streamID, fw.id)
 	}
 	m.metrics.frameworkCall(call.GetType())
-	return m.dispatch(fw, call, now)
+	if call.GetType() == scheduler.Call_UPDATE_FRAMEWORK {
+		return m.updateFramework(fw, call)
+	}
+	return nil, m.dispatch(fw, call, now)
 }
 
 func (m *Master) dispatch(fw *framework, call *scheduler.Call, now time.Time) error {
@@ -168,8 +187,6 @@ func (m *Master) dispatch(fw *framework, call *scheduler.Call, now time.Time) er
 		m.reconcile(fw, call.GetReconcile(), now)
 	case scheduler.Call_MESSAGE:
 		m.frameworkMessage(fw, call.GetMessage())
-	case scheduler.Call_UPDATE_FRAMEWORK:
-		return m.updateFramework(fw, call)
 	case scheduler.Call_REQUEST, scheduler.Call_ACCEPT_INVERSE_OFFERS, scheduler.Call_DECLINE_INVERSE_OFFERS,
 		scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS, scheduler.Call_RECONCILE_OPERATIONS:
 		// Accepted and, as with Mesos' default allocator for REQUEST,
@@ -187,30 +204,41 @@ func (m *Master) validateAndAcknowledge(fw *framework, ack *scheduler.Call_Ackno
 	return nil
 }
 
-// updateFramework applies UPDATE_FRAMEWORK: principal, user and checkpoint
-// may not change.
-func (m *Master) updateFramework(fw *framework, call *scheduler.Call) error {
+// updateFramework applies UPDATE_FRAMEWORK once the registry has the new
+// FrameworkInfo: principal, user and checkpoint may not change.
+func (m *Master) updateFramework(fw *framework, call *scheduler.Call) (<-chan error, error) {
 	u := call.GetUpdateFramework()
 	info := u.GetFrameworkInfo()
 	if info.GetId().GetValue() != fw.id {
-		return apihttp.Errorf(http.StatusBadRequest, "'update_framework.framework_info.id' must be the framework's ID %s", fw.id)
+		return nil, apihttp.Errorf(http.StatusBadRequest, "'update_framework.framework_info.id' must be the framework's ID %s", fw.id)
 	}
 	if err := validateFrameworkInfo(info); err != nil {
-		return apihttp.Errorf(http.StatusBadRequest, "Invalid FrameworkInfo: %v", err)
+		return nil, apihttp.Errorf(http.StatusBadRequest, "Invalid FrameworkInfo: %v", err)
 	}
 	switch {
 	case info.GetPrincipal() != fw.info.GetPrincipal():
-		return apihttp.Errorf(http.StatusBadRequest, "Updating 'FrameworkInfo.principal' is unsupported")
+		return nil, apihttp.Errorf(http.StatusBadRequest, "Updating 'FrameworkInfo.principal' is unsupported")
 	case info.GetUser() != fw.info.GetUser():
-		return apihttp.Errorf(http.StatusBadRequest, "Updating 'FrameworkInfo.user' is unsupported")
+		return nil, apihttp.Errorf(http.StatusBadRequest, "Updating 'FrameworkInfo.user' is unsupported")
 	case info.GetCheckpoint() != fw.info.GetCheckpoint():
-		return apihttp.Errorf(http.StatusBadRequest, "Updating 'FrameworkInfo.checkpoint' is unsupported")
+		return nil, apihttp.Errorf(http.StatusBadRequest, "Updating 'FrameworkInfo.checkpoint' is unsupported")
 	}
 	if err := validateSuppressedRoles(rolesOf(info), u.GetSuppressedRoles()); err != nil {
-		return apihttp.Errorf(http.StatusBadRequest, "%v", err)
+		return nil, apihttp.Errorf(http.StatusBadRequest, "%v", err)
 	}
-	m.updateFrameworkInfo(fw, info, u.GetSuppressedRoles())
-	m.requestAllocation()
-	m.changed()
-	return nil
+	info = proto.Clone(info).(*mesos.FrameworkInfo)
+	suppressed := slices.Clone(u.GetSuppressedRoles())
+	committed := make(chan error, 1)
+	m.persistFor("framework/"+fw.id, []*registry.Operation{registry.UpdateFramework(info)}, func(err error) {
+		if err == nil && m.frameworks[fw.id] == fw {
+			m.updateFrameworkInfo(fw, info, suppressed)
+			m.requestAllocation()
+			m.changed()
+		}
+		if err != nil {
+			err = apihttp.Errorf(http.StatusServiceUnavailable, "Failed to persist the framework: %v", err)
+		}
+		committed <- err
+	})
+	return committed, nil
 }

@@ -18,6 +18,7 @@ import (
 // stored (the master replaces them instead), so sharing them is safe.
 type Snapshot struct {
 	Built       time.Time
+	Leading     bool
 	ID          string
 	PID         string
 	Info        *mesos.MasterInfo
@@ -119,6 +120,7 @@ func (m *Master) Snapshot(ctx context.Context) (*Snapshot, error) {
 func (m *Master) buildSnapshot(now time.Time) *Snapshot {
 	s := &Snapshot{
 		Built:       now,
+		Leading:     m.isLeading(),
 		ID:          m.id,
 		PID:         m.pid,
 		Info:        m.info,
@@ -185,6 +187,7 @@ func frameworkView(fw *framework) FrameworkView {
 		Roles:            fw.roles,
 		MultiRole:        fw.caps.multiRole,
 		Connected:        fw.connected,
+		Recovered:        fw.recovered,
 		RegisteredTime:   fw.registeredTime,
 		ReregisteredTime: fw.reregisteredTime,
 		UnregisteredTime: fw.unregisteredTime,
