@@ -16,10 +16,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/agoraproject/agora/client/scheduler"
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	sched "github.com/agoraproject/agora/api/v1/scheduler"
 	"github.com/agoraproject/agora/api/wire"
+	"github.com/agoraproject/agora/client/scheduler"
 	"github.com/agoraproject/agora/internal/schedtest"
 )
 
