@@ -26,11 +26,18 @@ type agentProc struct {
 // given loopback IPs (127.0.0.2, 127.0.0.3, ...).
 func startCluster(t testing.TB, agentIPs ...string) *cluster {
 	t.Helper()
+	return startClusterWith(t, nil, agentIPs...)
+}
+
+// startClusterWith is startCluster with extra master flags.
+func startClusterWith(t testing.TB, masterFlags []string, agentIPs ...string) *cluster {
+	t.Helper()
 	port := freePort(t, "127.0.0.1")
 	c := &cluster{master: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	c.masterProc = startAgora(t, "master", "master", "--ip=127.0.0.1", "--port="+strconv.Itoa(port),
-		"--raft_port="+strconv.Itoa(freePort(t, "127.0.0.1")), "--raft_timeout=200ms",
-		"--work_dir="+t.TempDir(), "--allocation_interval=100ms")
+	args := append([]string{"master", "--ip=127.0.0.1", "--port=" + strconv.Itoa(port),
+		"--raft_port=" + strconv.Itoa(freePort(t, "127.0.0.1")), "--raft_timeout=200ms",
+		"--work_dir=" + t.TempDir(), "--allocation_interval=100ms"}, masterFlags...)
+	c.masterProc = startAgora(t, "master", args...)
 	waitUntil(t, "master leading", 10*time.Second, func() bool { return httpOK("http://" + c.master + "/master/state") })
 	for i, ip := range agentIPs {
 		c.agents = append(c.agents, c.startAgent(t, fmt.Sprintf("agent%d", i+1), ip, t.TempDir()))
