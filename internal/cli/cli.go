@@ -33,9 +33,11 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	masterCmd := newMasterCommand()
+	masterCmd.AddCommand(masterSubcommands()...)
 	agentCmd := newAgentCommand()
 	agentCmd.AddCommand(newAgentListCommand())
-	root.AddCommand(newMasterCommand(), agentCmd, newExecutorCommand(), newDevCommand(),
+	root.AddCommand(masterCmd, agentCmd, newExecutorCommand(), newDevCommand(),
 		newFrameworkCommand(), newTaskCommand())
 	return root
 }

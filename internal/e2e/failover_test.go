@@ -85,9 +85,29 @@ func (c *haCluster) waitLeader(t *testing.T, not *masterProc) *masterProc {
 				leader = m
 			}
 		}
-		return leader != nil
+		if leader == nil {
+			return false
+		}
+		for _, m := range c.masters {
+			if m != not && m != leader && redirectsTo(m) != leader.addr {
+				return false
+			}
+		}
+		return true
 	})
 	return leader
+}
+
+// redirectsTo is where a master's /master/redirect points ("" if nowhere).
+func redirectsTo(m *masterProc) string {
+	client := &http.Client{Timeout: 2 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(m.url("/master/redirect"))
+	if err != nil {
+		return ""
+	}
+	resp.Body.Close()
+	return strings.TrimPrefix(resp.Header.Get("Location"), "//")
 }
 
 func getJSON(url string) (map[string]any, bool) {

@@ -50,6 +50,9 @@ func (m *Master) Handler() http.Handler {
 		mux.HandleFunc("GET "+p, m.serveFlags)
 	}
 	mux.HandleFunc("GET /metrics/snapshot", m.serveMetricsSnapshot)
+	mux.HandleFunc("GET /agora/v1/masters", m.serveMembers)
+	mux.HandleFunc("POST /agora/v1/masters", lead(m.serveAddMember))
+	mux.HandleFunc("DELETE /agora/v1/masters/{address}", lead(m.serveRemoveMember))
 	if m.cfg.Profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
