@@ -17,6 +17,7 @@ func newMasterCommand() *cobra.Command {
 	var ip string
 	var port int
 	var raft raftFlags
+	var alloc allocatorFlags
 	cmd := &cobra.Command{
 		Use:   "master",
 		Short: "Run a master: the cluster's scheduler API, offers and state",
@@ -26,6 +27,11 @@ func newMasterCommand() *cobra.Command {
 			cfg.Flags = flagValues(cmd.Flags())
 			cfg.Logger = newLogger()
 			cfg.Profiling = os.Getenv("AGORA_PPROF") == "1"
+			opts, err := alloc.options()
+			if err != nil {
+				return err
+			}
+			cfg.Allocator = opts
 			reg, err := raft.openRegistry(cfg.WorkDir, ip, cfg.AdvertiseIP, cfg.Logger)
 			if err != nil {
 				return err
@@ -56,5 +62,6 @@ func newMasterCommand() *cobra.Command {
 	f.IntVar(&raft.port, "raft_port", registry.DefaultRaftPort, "port of the masters' Raft traffic")
 	f.StringVar(&raft.peers, "peers", "", "Raft addresses (host:raft_port) of all masters of a new cluster, this one included; empty: a cluster of one")
 	durationVar(f, &raft.timeout, "raft_timeout", 0, "Raft heartbeat and election timeout (default 1secs)")
+	alloc.register(f)
 	return cmd
 }

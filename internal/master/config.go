@@ -7,6 +7,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/agoraproject/agora/internal/allocator"
+
 	"github.com/agoraproject/agora/internal/registry"
 )
 
@@ -40,6 +42,10 @@ type Config struct {
 
 	MaxCompletedFrameworks        int // 50
 	MaxCompletedTasksPerFramework int // 1000
+
+	// Allocator tunes the DRF allocator (sorters, excluded names,
+	// min_allocatable_resources, seed); zero value: Mesos' defaults.
+	Allocator *allocator.Options
 
 	// Flags are reported by /flags and GET_FLAGS.
 	Flags map[string]string

@@ -306,7 +306,7 @@ func (m *Master) sendSubscribed(fw *framework) {
 }
 
 func (m *Master) allocatorFramework(fw *framework) allocator.Framework {
-	return allocator.Framework{Roles: fw.roles, Suppressed: fw.suppressed, Active: fw.connected}
+	return allocator.FrameworkFromInfo(fw.info, fw.suppressed, fw.connected)
 }
 
 // frameworkConnGone runs when a framework's stream ends from the client's

@@ -26,11 +26,16 @@ import (
 
 const waitFor = 10 * time.Second
 
-// openRegistry opens a single-node registry with short Raft timeouts.
-func openRegistry(t *testing.T, dir string) *registry.Registry {
+// openRegistry opens a single-node registry with short Raft timeouts. A
+// registry reopened from its directory must keep its address (the Raft ID).
+func openRegistry(t *testing.T, dir string, addr ...string) *registry.Registry {
 	t.Helper()
+	bind := "127.0.0.1:0"
+	if len(addr) > 0 {
+		bind = addr[0]
+	}
 	reg, err := registry.Open(registry.Config{
-		BindAddr: "127.0.0.1:0", DataDir: dir, Bootstrap: true, Logger: quietLogger(),
+		BindAddr: bind, DataDir: dir, Bootstrap: true, Logger: quietLogger(),
 		HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
 		LeaderLeaseTimeout: 50 * time.Millisecond,
 	})

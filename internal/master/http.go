@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/agoraproject/agora/internal/promexport"
 
 	"github.com/agoraproject/agora/internal/apihttp"
 	"github.com/agoraproject/agora/internal/version"
@@ -50,6 +53,24 @@ func (m *Master) Handler() http.Handler {
 		mux.HandleFunc("GET "+p, m.serveFlags)
 	}
 	mux.HandleFunc("GET /metrics/snapshot", m.serveMetricsSnapshot)
+	mux.Handle("GET /metrics", promexport.Handler(func(r *http.Request) (map[string]float64, error) {
+		s, err := m.Snapshot(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		return metricsOf(s, time.Now()), nil
+	}))
+	mux.HandleFunc("/api/v1", lead(m.serveOperator))
+	for _, p := range []string{"/roles", "/master/roles", "/roles.json", "/master/roles.json"} {
+		mux.HandleFunc("GET "+p, lead(m.serveRoles))
+	}
+	for _, p := range []string{"/weights", "/master/weights"} {
+		mux.HandleFunc("GET "+p, lead(m.serveWeights))
+		mux.HandleFunc("PUT "+p, lead(m.serveWeights))
+	}
+	for _, p := range []string{"/quota", "/master/quota"} {
+		mux.HandleFunc("GET "+p, lead(m.serveQuota))
+	}
 	mux.HandleFunc("GET /agora/v1/masters", m.serveMembers)
 	mux.HandleFunc("POST /agora/v1/masters", lead(m.serveAddMember))
 	mux.HandleFunc("DELETE /agora/v1/masters/{address}", lead(m.serveRemoveMember))

@@ -110,6 +110,9 @@ func (m *Master) recover(st *registry.State, now time.Time) {
 	for role, w := range st.Weights() {
 		m.alloc.SetWeight(role, w)
 	}
+	for _, q := range st.Quotas() {
+		m.applyQuota(q)
+	}
 	m.electedTime = now
 	m.status.Store(int32(leading))
 	m.firstLead.Do(func() { close(m.leadingOnce) })

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agoraproject/agora/api/v1/quota"
+
 	"github.com/agoraproject/agora/internal/registry"
 
 	"github.com/google/uuid"
@@ -80,13 +82,16 @@ type state struct {
 	reregisterTimer   *time.Timer
 	// writes queues registry writes per key behind the one in flight.
 	writes map[string][]pendingWrite
+	// quotas are the roles' quota configurations, as the registry has them.
+	quotas map[string]*quota.QuotaConfig
 	// Which framework or agent each open stream belongs to.
 	frameworkConns map[frameworkConn]string
 	agentConns     map[agentConn]string
 
 	nextFrameworkID, nextAgentID, nextOfferID int
 
-	allocationPending bool
+	allocationPending   bool
+	allocationRequested time.Time
 	// toFlush holds connections with events queued in this batch.
 	toFlush flushList
 
@@ -128,14 +133,22 @@ func newState(cfg Config) state {
 		frameworks:        map[string]*framework{},
 		agents:            map[string]*agent{},
 		offers:            map[string]*offer{},
-		alloc:             allocator.New(),
+		alloc:             newAllocator(cfg),
 		unreachable:       map[string]time.Time{},
 		gone:              map[string]time.Time{},
 		removedFrameworks: map[string]time.Time{},
 		writes:            map[string][]pendingWrite{},
 		frameworkConns:    map[frameworkConn]string{},
 		agentConns:        map[agentConn]string{},
+		quotas:            map[string]*quota.QuotaConfig{},
 	}
+}
+
+func newAllocator(cfg Config) *allocator.Allocator {
+	if cfg.Allocator != nil {
+		return allocator.NewWithOptions(*cfg.Allocator)
+	}
+	return allocator.New()
 }
 
 // Addr is the address the master serves on (host:port).
@@ -203,7 +216,7 @@ func (m *Master) loop(ctx context.Context) {
 			m.drainInbox()
 		case <-allocTick.C:
 			if m.isLeading() {
-				m.allocationPending = true
+				m.requestAllocation()
 				m.expireOffers(time.Now())
 				m.checkAgentPings(time.Now())
 			}

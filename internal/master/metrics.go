@@ -24,10 +24,36 @@ type counters struct {
 	taskErrors                                                           uint64
 	callsByType                                                          map[scheduler.Call_Type]uint64
 
-	offersSentTotal   uint64
-	allocationRuns    uint64
-	allocationLastRun time.Duration
-	allocationTotal   time.Duration
+	offersSentTotal uint64
+	allocationRuns  uint64
+	// The most recent allocation run times and latencies (from the request
+	// for an allocation to its run), for the timer metrics.
+	allocationRunTimes  timings
+	allocationLatencies timings
+}
+
+// timings keeps the last few hundred durations of a timer metric.
+type timings struct {
+	recent []time.Duration
+	next   int
+	count  uint64
+}
+
+const timingWindow = 512
+
+func (t *timings) add(d time.Duration) {
+	t.count++
+	if len(t.recent) < timingWindow {
+		t.recent = append(t.recent, d)
+		return
+	}
+	t.recent[t.next] = d
+	t.next = (t.next + 1) % timingWindow
+}
+
+func (t timings) clone() timings {
+	t.recent = append([]time.Duration(nil), t.recent...)
+	return t
 }
 
 func (c *counters) frameworkSubscribed()   { c.frameworkSubscriptions++ }
@@ -84,10 +110,10 @@ func (c *counters) frameworkCall(t scheduler.Call_Type) {
 	c.callsByType[t]++
 }
 
-func (c *counters) allocationRun(d time.Duration) {
+func (c *counters) allocationRun(d, latency time.Duration) {
 	c.allocationRuns++
-	c.allocationLastRun = d
-	c.allocationTotal += d
+	c.allocationRunTimes.add(d)
+	c.allocationLatencies.add(latency)
 }
 
 // clone copies the counters for a snapshot.
@@ -97,6 +123,8 @@ func (c counters) clone() counters {
 	for k, v := range c.tasksByTerminalState {
 		out.tasksByTerminalState[k] = v
 	}
+	out.allocationRunTimes = c.allocationRunTimes.clone()
+	out.allocationLatencies = c.allocationLatencies.clone()
 	out.callsByType = make(map[scheduler.Call_Type]uint64, len(c.callsByType))
 	for k, v := range c.callsByType {
 		out.callsByType[k] = v

@@ -2,6 +2,7 @@ package master
 
 import (
 	"net/http"
+	"sort"
 	"time"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
@@ -39,7 +40,9 @@ func metricsOf(s *Snapshot, now time.Time) map[string]float64 {
 	out["master/event_queue_messages"] = float64(s.InboxLen)
 	out["master/event_queue_dispatches"] = float64(s.InboxLen)
 	out["allocator/mesos/allocation_runs"] = float64(s.Counters.allocationRuns)
-	out["allocator/mesos/allocation_run_ms"] = float64(s.Counters.allocationLastRun.Microseconds()) / 1000
+	addTimer(out, "allocator/mesos/allocation_run_ms", s.Counters.allocationRunTimes)
+	addTimer(out, "allocator/mesos/allocation_run_latency_ms", s.Counters.allocationLatencies)
+	addAllocatorMetrics(out, s)
 	out["master/offers_sent"] = float64(s.Counters.offersSentTotal)
 	for k, v := range hostinfo.SystemMetrics() {
 		out[k] = v
@@ -64,12 +67,7 @@ func addResourceMetrics(out map[string]float64, s *Snapshot) {
 		out["master/"+name+"_revocable_total"] = 0
 		out["master/"+name+"_revocable_used"] = 0
 		out["master/"+name+"_revocable_percent"] = 0
-		out["allocator/mesos/resources/"+name+"/total"] = total
-		var offered float64
-		for i := range s.Agents {
-			offered += s.Agents[i].Offered.Scalar(name).Float()
-		}
-		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] = used + offered
+
 	}
 }
 
@@ -185,4 +183,59 @@ func lower(t scheduler.Call_Type) string {
 		}
 	}
 	return string(b)
+}
+
+// addTimer writes a Mesos timer metric: the last value under its name, and
+// count, min, max and percentiles of the recent window.
+func addTimer(out map[string]float64, name string, t timings) {
+	out[name+"/count"] = float64(t.count)
+	if len(t.recent) == 0 {
+		return
+	}
+	ms := make([]float64, len(t.recent))
+	for i, d := range t.recent {
+		ms[i] = float64(d.Microseconds()) / 1000
+	}
+	last := (t.next + len(ms) - 1) % len(ms)
+	out[name] = ms[last]
+	sort.Float64s(ms)
+	out[name+"/min"], out[name+"/max"] = ms[0], ms[len(ms)-1]
+	for _, p := range []struct {
+		name string
+		q    float64
+	}{{"p50", 0.5}, {"p90", 0.9}, {"p95", 0.95}, {"p99", 0.99}, {"p999", 0.999}, {"p9999", 0.9999}} {
+		out[name+"/"+p.name] = ms[min(len(ms)-1, int(p.q*float64(len(ms))))]
+	}
+}
+
+// addAllocatorMetrics writes the allocator's per-resource, per-role and
+// quota metrics under Mesos' names.
+func addAllocatorMetrics(out map[string]float64, s *Snapshot) {
+	a := &s.Allocator
+	out["allocator/mesos/offer_filters/active"] = float64(a.ActiveFilters)
+	for _, name := range a.Total.Names() {
+		out["allocator/mesos/resources/"+name+"/total"] = a.Total.Get(name).Float()
+		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] = a.OfferedOrAllocated.Get(name).Float()
+	}
+	for _, r := range a.Roles {
+		out["allocator/mesos/roles/"+r.Name+"/shares/dominant"] = r.DominantShare
+		out["allocator/mesos/offer_filters/roles/"+r.Name+"/active"] = float64(r.ActiveFilters)
+		out["allocator/mesos/roles/"+r.Name+"/offers_made"] = float64(r.OffersMade)
+	}
+	allocated := map[string]map[string]float64{}
+	for _, r := range a.Roles {
+		allocated[r.Name] = quantitiesMap(r.Allocated)
+	}
+	for _, q := range s.Quotas {
+		prefix := "allocator/mesos/quota/roles/" + q.GetRole() + "/resources/"
+		for name, v := range q.GetGuarantees() {
+			out[prefix+name+"/guarantee"] = v.GetValue()
+		}
+		for name, v := range q.GetLimits() {
+			out[prefix+name+"/limit"] = v.GetValue()
+		}
+		for name, v := range allocated[q.GetRole()] {
+			out[prefix+name+"/offered_or_allocated"] = v
+		}
+	}
 }

@@ -31,7 +31,12 @@ type offer struct {
 }
 
 // requestAllocation asks for an allocation run after the current batch.
-func (m *Master) requestAllocation() { m.allocationPending = true }
+func (m *Master) requestAllocation() {
+	if !m.allocationPending {
+		m.allocationPending = true
+		m.allocationRequested = time.Now()
+	}
+}
 
 // allocate runs the allocator and sends its offers, one OFFERS event per
 // framework.
@@ -39,7 +44,7 @@ func (m *Master) allocate(now time.Time) {
 	m.allocationPending = false
 	start := time.Now()
 	decisions := m.alloc.Allocate(now)
-	m.metrics.allocationRun(time.Since(start))
+	m.metrics.allocationRun(time.Since(start), start.Sub(m.allocationRequested))
 	byFramework := map[string][]*mesos.Offer{}
 	for _, d := range decisions {
 		fw, ag := m.frameworks[d.FrameworkID], m.agents[d.AgentID]

@@ -5,6 +5,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/agoraproject/agora/api/v1/quota"
+	"github.com/agoraproject/agora/internal/allocator"
+
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/internal/resources"
 )
@@ -33,6 +36,8 @@ type Snapshot struct {
 	Offers     int
 	InboxLen   int
 	Counters   counters
+	Allocator  allocator.Stats
+	Quotas     []*quota.QuotaConfig
 }
 
 // AgentView is an agent in a snapshot.
@@ -131,6 +136,8 @@ func (m *Master) buildSnapshot(now time.Time) *Snapshot {
 		Offers:      len(m.offers),
 		InboxLen:    len(m.inbox),
 		Counters:    m.metrics.clone(),
+		Allocator:   m.alloc.Stats(),
+		Quotas:      m.quotaStatus().GetConfigs(),
 	}
 	for _, ag := range m.agents {
 		s.Agents = append(s.Agents, agentView(ag))
