@@ -6,8 +6,10 @@ package hostinfo
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 )
@@ -65,4 +67,42 @@ func SystemMetrics() map[string]float64 {
 		out["system/mem_total_bytes"], out["system/mem_free_bytes"] = float64(total), float64(free)
 	}
 	return out
+}
+
+// ProcessMetrics are Agora's own process metrics (not Mesos names): the Go
+// heap in use and the resident set size, in bytes.
+func ProcessMetrics() map[string]float64 {
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/sched/goroutines:goroutines"}}
+	metrics.Read(samples)
+	out := map[string]float64{}
+	if samples[0].Value.Kind() == metrics.KindUint64 {
+		out["agora/go_heap_bytes"] = float64(samples[0].Value.Uint64())
+	}
+	if samples[1].Value.Kind() == metrics.KindUint64 {
+		out["agora/goroutines"] = float64(samples[1].Value.Uint64())
+	}
+	if rss, err := residentBytes("self"); err == nil {
+		out["agora/rss_bytes"] = float64(rss)
+	}
+	return out
+}
+
+// ResidentBytes is a process's resident set size, from /proc/<pid>/status.
+func ResidentBytes(pid int) (uint64, error) { return residentBytes(strconv.Itoa(pid)) }
+
+func residentBytes(pid string) (uint64, error) {
+	data, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				kb, err := strconv.ParseUint(f[0], 10, 64)
+				return kb * 1024, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for process %s", pid)
 }

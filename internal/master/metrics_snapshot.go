@@ -47,6 +47,9 @@ func metricsOf(s *Snapshot, now time.Time) map[string]float64 {
 	for k, v := range hostinfo.SystemMetrics() {
 		out[k] = v
 	}
+	for k, v := range hostinfo.ProcessMetrics() {
+		out[k] = v
+	}
 	return out
 }
 

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agoraproject/agora/internal/sim"
+)
+
+// newBenchCommand is `agora bench SCENARIO`: scale scenarios against real
+// masters with simulated agents and frameworks (docs/BENCHMARKS.md).
+func newBenchCommand() *cobra.Command {
+	var asJSON bool
+	var workDir string
+	cmd := &cobra.Command{Use: "bench", Short: "Run a scale scenario against real masters with simulated agents"}
+	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.PersistentFlags().StringVar(&workDir, "work_dir", "", "where the masters keep their data and logs (default: a temporary directory)")
+
+	var cfg sim.LaunchConfig
+	launch := &cobra.Command{
+		Use:   "launch",
+		Short: "Launch T tasks across N simulated agents and M frameworks",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, cleanup, err := benchDir(workDir)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			res, err := sim.Launch(cmd.Context(), sim.ClusterConfig{Masters: 1, WorkDir: dir}, cfg)
+			if res != nil {
+				sim.Print(cmd.OutOrStdout(), "launch", res, asJSON)
+			}
+			return err
+		},
+	}
+	f := launch.Flags()
+	f.IntVar(&cfg.Agents, "agents", 1000, "simulated agents")
+	f.IntVar(&cfg.Frameworks, "frameworks", 10, "frameworks")
+	f.IntVar(&cfg.Tasks, "tasks", 10000, "tasks to launch")
+	f.Float64Var(&cfg.AgentCPUs, "agent_cpus", 16, "cpus per agent")
+	f.Float64Var(&cfg.AgentMem, "agent_mem", 65536, "mem (MB) per agent")
+	f.Float64Var(&cfg.TaskCPUs, "task_cpus", 0.1, "cpus per task")
+	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
+	f.DurationVar(&cfg.TaskDuration, "task_duration", 0, "tasks finish this long after running (0: never)")
+	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Minute, "give up after this long")
+	cmd.AddCommand(launch)
+	return cmd
+}
+
+// benchDir is the given directory, or a temporary one removed afterwards.
+func benchDir(dir string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "agora-bench")
+	return tmp, func() { os.RemoveAll(tmp) }, err
+}
