@@ -2,6 +2,7 @@ package cli
 
 import (
 	"net"
+	"os"
 	"strconv"
 	"strings"
 
@@ -24,6 +25,7 @@ func newAgentCommand() *cobra.Command {
 			cfg.ListenAddr = net.JoinHostPort(ip, strconv.Itoa(port))
 			cfg.Flags = flagValues(cmd.Flags())
 			cfg.Logger = newLogger()
+			cfg.Profiling = os.Getenv("AGORA_PPROF") == "1"
 			a, err := agent.New(cfg)
 			if err != nil {
 				return err

@@ -38,6 +38,6 @@ func newRoot() *cobra.Command {
 	agentCmd := newAgentCommand()
 	agentCmd.AddCommand(newAgentListCommand())
 	root.AddCommand(masterCmd, agentCmd, newExecutorCommand(), newDevCommand(),
-		newFrameworkCommand(), newTaskCommand(), newBenchCommand())
+		newFrameworkCommand(), newTaskCommand(), newBenchCommand(), newAppCommand(), newDeploymentCommand())
 	return root
 }

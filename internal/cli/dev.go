@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/agoraproject/agora/internal/apps"
+
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -22,7 +24,7 @@ import (
 // one agent) with its data under ./.agora, for trying Agora out.
 func newDevCommand() *cobra.Command {
 	var ip, workDir, res, attrs string
-	var masterPort, agentPort, raftPort int
+	var masterPort, agentPort, raftPort, appsPort int
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a local cluster (master + agent) in one process, data under ./.agora",
@@ -40,12 +42,14 @@ func newDevCommand() *cobra.Command {
 			}
 			defer reg.Close()
 			m, err := master.New(master.Config{
-				Registry:   reg,
-				ListenAddr: net.JoinHostPort(ip, strconv.Itoa(masterPort)),
-				WorkDir:    masterDir,
-				Cluster:    "agora-dev",
-				Flags:      flagValues(cmd.Flags()),
-				Logger:     log.With("component", "master"),
+				Registry:       reg,
+				Apps:           &apps.Config{},
+				AppsListenAddr: appsListenAddr(ip, appsPort),
+				ListenAddr:     net.JoinHostPort(ip, strconv.Itoa(masterPort)),
+				WorkDir:        masterDir,
+				Cluster:        "agora-dev",
+				Flags:          flagValues(cmd.Flags()),
+				Logger:         log.With("component", "master"),
 			})
 			if err != nil {
 				return err
@@ -71,6 +75,7 @@ func newDevCommand() *cobra.Command {
 	f.IntVar(&masterPort, "port", 5050, "master port")
 	f.IntVar(&agentPort, "agent_port", 5051, "agent port")
 	f.IntVar(&raftPort, "raft_port", registry.DefaultRaftPort, "the master's Raft port")
+	f.IntVar(&appsPort, "apps_port", 8080, "port of the Marathon API (0: only on the master's port)")
 	f.StringVar(&workDir, "work_dir", ".agora", "directory for the cluster's data")
 	f.StringVar(&res, "resources", "", "agent resources (default: autodetected)")
 	f.StringVar(&attrs, "attributes", "", "agent attributes")
@@ -92,6 +97,7 @@ func runDev(ctx context.Context, m *master.Master, a *agent.Agent) error {
 		fmt.Fprintf(os.Stderr, "\nAgora dev cluster is up.\n"+
 			"  master:        http://%s   (scheduler API: http://%[1]s/api/v1/scheduler)\n"+
 			"  master state:  http://%[1]s/master/state\n"+
+			"  marathon API:  http://%[1]s/v2/apps\n"+
 			"  agent:         http://%s\n"+
 			"  try:           agora agent list --master %[1]s\n\n", m.Addr(), a.Addr())
 		return nil
@@ -101,4 +107,11 @@ func runDev(ctx context.Context, m *master.Master, a *agent.Agent) error {
 		return nil
 	}
 	return err
+}
+
+func appsListenAddr(ip string, port int) string {
+	if port <= 0 {
+		return ""
+	}
+	return net.JoinHostPort(ip, strconv.Itoa(port))
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/agoraproject/agora/internal/apps"
+
 	"github.com/spf13/cobra"
 
 	"github.com/agoraproject/agora/internal/master"
@@ -18,6 +20,8 @@ func newMasterCommand() *cobra.Command {
 	var port int
 	var raft raftFlags
 	var alloc allocatorFlags
+	var appsOn bool
+	var appsPort int
 	cmd := &cobra.Command{
 		Use:   "master",
 		Short: "Run a master: the cluster's scheduler API, offers and state",
@@ -32,6 +36,12 @@ func newMasterCommand() *cobra.Command {
 				return err
 			}
 			cfg.Allocator = opts
+			if appsOn {
+				cfg.Apps = &apps.Config{}
+				if appsPort > 0 {
+					cfg.AppsListenAddr = net.JoinHostPort(ip, strconv.Itoa(appsPort))
+				}
+			}
 			reg, err := raft.openRegistry(cfg.WorkDir, ip, cfg.AdvertiseIP, cfg.Logger)
 			if err != nil {
 				return err
@@ -63,5 +73,7 @@ func newMasterCommand() *cobra.Command {
 	f.StringVar(&raft.peers, "peers", "", "Raft addresses (host:raft_port) of all masters of a new cluster, this one included; empty: a cluster of one")
 	durationVar(f, &raft.timeout, "raft_timeout", 0, "Raft heartbeat and election timeout (default 1secs)")
 	alloc.register(f)
+	f.BoolVar(&appsOn, "apps", true, "run the built-in Marathon-compatible apps framework on the leading master")
+	f.IntVar(&appsPort, "apps_port", 8080, "extra port for the Marathon API alone (0: only on the master's port)")
 	return cmd
 }

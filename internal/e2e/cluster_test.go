@@ -36,7 +36,7 @@ func startClusterWith(t testing.TB, masterFlags []string, agentIPs ...string) *c
 	c := &cluster{master: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	args := append([]string{"master", "--ip=127.0.0.1", "--port=" + strconv.Itoa(port),
 		"--raft_port=" + strconv.Itoa(freePort(t, "127.0.0.1")), "--raft_timeout=200ms",
-		"--work_dir=" + t.TempDir(), "--allocation_interval=100ms"}, masterFlags...)
+		"--work_dir=" + t.TempDir(), "--allocation_interval=100ms", "--apps_port=0"}, masterFlags...)
 	c.masterProc = startAgora(t, "master", args...)
 	waitUntil(t, "master leading", 10*time.Second, func() bool { return httpOK("http://" + c.master + "/master/state") })
 	for i, ip := range agentIPs {

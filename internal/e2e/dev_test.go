@@ -18,7 +18,7 @@ func TestDevCluster(t *testing.T) {
 	workDir := t.TempDir()
 	mport, aport := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
 	startAgora(t, "dev", "dev", "--port="+strconv.Itoa(mport), "--agent_port="+strconv.Itoa(aport),
-		"--raft_port="+strconv.Itoa(freePort(t, "127.0.0.1")), "--work_dir="+workDir)
+		"--raft_port="+strconv.Itoa(freePort(t, "127.0.0.1")), "--apps_port=0", "--work_dir="+workDir)
 	t.Cleanup(func() { killLeftovers(workDir) })
 	master := net.JoinHostPort("127.0.0.1", strconv.Itoa(mport))
 	waitUntil(t, "dev master leading", 15*time.Second, func() bool { return httpOK("http://" + master + "/master/state") })

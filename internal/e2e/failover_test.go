@@ -53,7 +53,7 @@ func startHACluster(t *testing.T, masterIPs []string, agentIPs []string) *haClus
 		m := &masterProc{name: fmt.Sprintf("master%d", i+1), addr: net.JoinHostPort(ip, strconv.Itoa(port))}
 		m.args = []string{"master", "--ip=" + ip, "--port=" + strconv.Itoa(port),
 			"--raft_port=" + strconv.Itoa(raftPorts[ip]), "--peers=" + strings.Join(peers, ","),
-			"--raft_timeout=300ms", "--work_dir=" + t.TempDir(), "--allocation_interval=100ms",
+			"--raft_timeout=300ms", "--work_dir=" + t.TempDir(), "--allocation_interval=100ms", "--apps_port=0",
 			"--agent_ping_timeout=1secs"}
 		m.proc = startAgora(t, m.name, m.args...)
 		c.masters = append(c.masters, m)

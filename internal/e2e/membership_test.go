@@ -26,7 +26,7 @@ func TestMasterMembership(t *testing.T) {
 	raft := net.JoinHostPort(ip, strconv.Itoa(freePort(t, ip)))
 	_, raftPort, _ := net.SplitHostPort(raft)
 	startAgora(t, "master4", "master", "--ip="+ip, "--port="+strconv.Itoa(freePort(t, ip)), "--raft_port="+raftPort,
-		"--peers="+strings.Join(peers, ","), "--raft_timeout=300ms", "--work_dir="+t.TempDir())
+		"--peers="+strings.Join(peers, ","), "--raft_timeout=300ms", "--apps_port=0", "--work_dir="+t.TempDir())
 
 	master := c.masters[0].addr
 	agora(t, "master", "add", raft, "--master", master)

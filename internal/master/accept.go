@@ -38,6 +38,9 @@ func (m *Master) accept(fw *framework, a *scheduler.Call_Accept, now time.Time) 
 			}
 		case mesos.Offer_Operation_LAUNCH_GROUP:
 			m.refuseTaskGroup(fw, op.GetLaunchGroup(), now)
+		case mesos.Offer_Operation_RESERVE, mesos.Offer_Operation_UNRESERVE,
+			mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY:
+			available = m.acceptConversion(fw, ag, role, available, op)
 		default:
 			m.unsupportedOperation(fw, ag, op)
 		}
@@ -164,6 +167,7 @@ func (m *Master) launch(fw *framework, ag *agent, role string, available resourc
 	ag.used = ag.used.Add(t.resources)
 	fw.used = fw.used.Add(t.resources)
 	m.metrics.taskTransition(mesos.TaskState_TASK_UNKNOWN, mesos.TaskState_TASK_STAGING)
+	m.taskAdded(t)
 	ag.conn.send(&protocol.AgentEvent{
 		Type: protocol.AgentEvent_RUN_TASK.Enum(),
 		RunTask: &protocol.AgentEvent_RunTask{

@@ -43,6 +43,8 @@ type agent struct {
 	connected bool
 	// deactivated by an operator (no offers while set).
 	deactivated bool
+	// drain is set while the agent drains (DRAIN_AGENT) and once drained.
+	drain *mesos.DrainInfo
 	// recovering: known from before a failover, not re-registered yet.
 	recovering bool
 	// unreachableAt is when the agent was marked unreachable (zero if not).
@@ -103,6 +105,9 @@ func (m *Master) agentSubscribe(sub *protocol.AgentCall_Subscribe, remoteIP stri
 		conn.send(&protocol.AgentEvent{Type: protocol.AgentEvent_SHUTDOWN.Enum(),
 			Shutdown: &protocol.AgentEvent_Shutdown{Message: ptr("Agent " + id + " has been marked gone")}})
 		conn.close("agent is gone")
+		return nil
+	}
+	if m.refuseDownMachine(info, agentIP(sub.GetAddress(), remoteIP), conn) {
 		return nil
 	}
 	op := m.agentRegistration(id, info, sub.GetCapabilities())
@@ -169,8 +174,9 @@ func newAgent(id string, now time.Time) *agent {
 // out.
 func (m *Master) attachAgent(sub *protocol.AgentCall_Subscribe, info *mesos.AgentInfo, remoteIP string, conn agentConn, streamID string, now time.Time) {
 	id := info.GetId().GetValue()
-	total, _ := resources.FromProto(info.GetResources())
+	total := m.agentTotal(info, sub.GetCheckpointedResources())
 	ag, known := m.agents[id]
+	announce := !known || ag.recovering || ag.unreachable()
 	if known {
 		m.detachAgent(ag)
 	} else {
@@ -210,21 +216,28 @@ func (m *Master) attachAgent(sub *protocol.AgentCall_Subscribe, info *mesos.Agen
 	m.metrics.agentRegistered(reregistering)
 	m.log.Info("agent subscribed", "agent_id", id, "hostname", info.GetHostname(), "reregistered", reregistering,
 		"resources", total.String())
+	m.agentAttached(ag, announce)
 	m.requestAllocation()
 	m.changed()
+}
+
+// agentIP is the IP an agent advertises, else the one its connection
+// came from.
+func agentIP(addr *mesos.Address, remoteIP string) string {
+	if ip := addr.GetIp(); ip != "" {
+		return ip
+	}
+	if remoteIP != "" {
+		return remoteIP
+	}
+	return "127.0.0.1"
 }
 
 // agentPID is the agent's libprocess-style pid, slave(1)@ip:port: from the
 // address it advertises, else the address its connection came from and the
 // port in its AgentInfo.
 func agentPID(addr *mesos.Address, remoteIP string, infoPort int32) string {
-	ip, port := addr.GetIp(), addr.GetPort()
-	if ip == "" {
-		ip = remoteIP
-	}
-	if ip == "" {
-		ip = "127.0.0.1"
-	}
+	ip, port := agentIP(addr, remoteIP), addr.GetPort()
 	if port == 0 {
 		port = infoPort
 	}
@@ -419,6 +432,7 @@ func (m *Master) agentUnreachable(ag *agent, now time.Time) {
 	m.log.Warn("agent marked unreachable", "agent_id", ag.id)
 	m.metrics.agentUnreachable()
 	ag.unreachableAt = now
+	m.agentRemoved(ag.id)
 	unreachableTime := &mesos.TimeInfo{Nanoseconds: ptr(now.UnixNano())}
 	for _, tasks := range ag.tasks {
 		for _, t := range tasks {

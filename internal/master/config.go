@@ -7,6 +7,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/agoraproject/agora/internal/apps"
+
 	"github.com/agoraproject/agora/internal/allocator"
 
 	"github.com/agoraproject/agora/internal/registry"
@@ -47,6 +49,14 @@ type Config struct {
 	// min_allocatable_resources, seed); zero value: Mesos' defaults.
 	Allocator *allocator.Options
 
+	// Apps turns on the built-in Marathon-compatible apps framework,
+	// which runs while this master leads (nil: off). Its Masters, Store,
+	// Hostname and Logger are filled in by the master.
+	Apps *apps.Config
+	// AppsListenAddr is an extra listener for the Marathon API alone
+	// (Marathon's :8080); the master's own listener serves /v2 too.
+	AppsListenAddr string
+
 	// Flags are reported by /flags and GET_FLAGS.
 	Flags map[string]string
 	// Profiling serves net/http/pprof under /debug/pprof/ (the CLI sets
@@ -54,6 +64,13 @@ type Config struct {
 	Profiling bool
 
 	Logger *slog.Logger
+	// LogLevel is the level of Logger's handler, for GET_LOGGING_LEVEL and
+	// SET_LOGGING_LEVEL. Nil: the master keeps a level of its own, which
+	// the operator calls read and set but Logger does not follow.
+	LogLevel *slog.LevelVar
+	// LogFile is the file Logger writes to, served as /master/log by
+	// LIST_FILES and READ_FILE; empty: no log file.
+	LogFile string
 }
 
 // Validate reports a configuration that cannot work.
@@ -94,6 +111,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.LogLevel == nil {
+		c.LogLevel = new(slog.LevelVar)
 	}
 	return c
 }

@@ -234,6 +234,7 @@ func (m *Master) addFramework(fw *framework, suppressed []string, conn framework
 	}
 	m.alloc.AddFramework(fw.id, m.allocatorFramework(fw))
 	m.metrics.frameworkSubscribed()
+	m.frameworkAdded(fw)
 	m.sendSubscribed(fw)
 	m.log.Info("framework subscribed", "framework_id", fw.id, "name", fw.info.GetName(), "roles", fw.roles)
 	m.requestAllocation()
@@ -259,6 +260,7 @@ func (m *Master) resubscribe(fw *framework, info *mesos.FrameworkInfo, suppresse
 	fw.reregisteredTime = now
 	m.alloc.UpdateFramework(fw.id, m.allocatorFramework(fw))
 	m.sendSubscribed(fw)
+	m.frameworkUpdated(fw)
 	m.log.Info("framework re-subscribed", "framework_id", fw.id, "name", info.GetName())
 	m.requestAllocation()
 	m.changed()
@@ -335,6 +337,7 @@ func (m *Master) frameworkDisconnected(fw *framework, now time.Time) {
 	m.metrics.frameworkDisconnected()
 	fw.persistedDisconnected = true
 	m.persistFor("framework/"+id, []*registry.Operation{registry.MarkFrameworkDisconnected(id, now)}, nil)
+	m.frameworkUpdated(fw)
 	m.startFailoverTimer(fw, now)
 	m.changed()
 }
@@ -405,6 +408,7 @@ func (m *Master) removeFramework(fw *framework, now time.Time) {
 		m.completed = slices.Delete(m.completed, 0, over)
 	}
 	m.removedFrameworks[fw.id] = now
+	m.frameworkRemoved(fw)
 	m.persistFor("framework/"+fw.id, []*registry.Operation{registry.RemoveFramework(fw.id, now)}, nil)
 	m.metrics.frameworkRemoved()
 	m.log.Info("framework removed", "framework_id", fw.id)

@@ -61,6 +61,8 @@ func (m *Master) Handler() http.Handler {
 		return metricsOf(s, time.Now()), nil
 	}))
 	mux.HandleFunc("/api/v1", lead(m.serveOperator))
+	mux.HandleFunc("/v2/", lead(m.serveApps))
+	mux.HandleFunc("/ping", lead(m.serveApps))
 	for _, p := range []string{"/roles", "/master/roles", "/roles.json", "/master/roles.json"} {
 		mux.HandleFunc("GET "+p, lead(m.serveRoles))
 	}

@@ -113,11 +113,13 @@ func (m *Master) recover(st *registry.State, now time.Time) {
 	for _, q := range st.Quotas() {
 		m.applyQuota(q)
 	}
+	m.loadMaintenance(st)
 	m.electedTime = now
 	m.status.Store(int32(leading))
 	m.firstLead.Do(func() { close(m.leadingOnce) })
 	m.reregisterTimer = m.after(m.cfg.AgentReregisterTimeout, func() { m.expireRecoveringAgents(time.Now()) })
 	m.log.Info("leading", "agents", len(m.agents), "frameworks", len(m.frameworks))
+	m.startApps(m.leaderCtx)
 	m.requestAllocation()
 	m.changed()
 }
@@ -131,6 +133,7 @@ func (m *Master) recoverAgent(ra *registry.Agent, now time.Time) {
 	ag := newAgent(info.GetId().GetValue(), now)
 	ag.info, ag.capabilities, ag.total = info, ra.GetCapabilities(), total
 	ag.deactivated, ag.recovering = ra.GetDeactivated(), true
+	ag.drain = ra.GetDrainInfo()
 	ag.pid = agentPID(nil, "", info.GetPort())
 	m.agents[ag.id] = ag
 	m.alloc.AddAgent(ag.id, allocator.Agent{Hostname: info.GetHostname(), Total: total, Active: false}, nil)

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agoraproject/agora/internal/apps"
+
 	"github.com/agoraproject/agora/api/v1/quota"
 
 	"github.com/agoraproject/agora/internal/registry"
@@ -38,6 +40,8 @@ type Master struct {
 	info      *mesos.MasterInfo
 	pid       string // master@ip:port
 	startTime time.Time
+	// baseLogLevel is the level SET_LOGGING_LEVEL reverts to.
+	baseLogLevel slog.Level
 
 	inbox    chan func()
 	stopped  chan struct{}
@@ -53,6 +57,8 @@ type Master struct {
 	status      atomic.Int32
 	leadingOnce chan struct{}
 	firstLead   sync.Once
+	// apps is the running apps framework while this master leads.
+	apps atomic.Pointer[apps.Framework]
 
 	// Everything below is owned by the loop goroutine.
 	epoch uint64 // bumped on every leadership change
@@ -84,6 +90,9 @@ type state struct {
 	writes map[string][]pendingWrite
 	// quotas are the roles' quota configurations, as the registry has them.
 	quotas map[string]*quota.QuotaConfig
+	// ops is the operator API's state: event stream subscribers,
+	// maintenance, logging (operator.go).
+	ops operatorState
 	// Which framework or agent each open stream belongs to.
 	frameworkConns map[frameworkConn]string
 	agentConns     map[agentConn]string
@@ -120,6 +129,7 @@ func New(cfg Config) (*Master, error) {
 		leadingOnce: make(chan struct{}),
 	}
 	m.reg = cfg.Registry
+	m.baseLogLevel = cfg.LogLevel.Level()
 	m.state = newState(cfg)
 	m.info = m.masterInfo()
 	m.pid = "master@" + net.JoinHostPort(m.info.GetAddress().GetIp(), strconv.Itoa(int(m.info.GetPort())))
@@ -161,8 +171,13 @@ func (m *Master) ID() string { return m.id }
 func (m *Master) Run(ctx context.Context) error {
 	m.registrar = registry.NewRegistrar(m.reg)
 	defer m.registrar.Close()
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- m.server.Serve(m.listener) }()
+	go func() {
+		if err := m.serveAppsListener(ctx); err != nil {
+			serveErr <- err
+		}
+	}()
 	m.log.Info("master started", "id", m.id, "addr", m.Addr(), "pid", m.pid)
 
 	loopDone := make(chan struct{})
@@ -290,6 +305,7 @@ func (m *Master) shutdownConnections() {
 			ag.conn.close("master is shutting down")
 		}
 	}
+	m.closeOperatorSubscribers()
 }
 
 func (m *Master) masterInfo() *mesos.MasterInfo {

@@ -71,6 +71,7 @@ func (m *Master) allocate(now time.Time) {
 	if len(decisions) > 0 {
 		m.changed()
 	}
+	m.sendInverseOffers(now)
 }
 
 func (m *Master) newOffer(fw *framework, ag *agent, role string, res resources.Resources, now time.Time) *offer {
@@ -116,6 +117,7 @@ func (m *Master) offerProto(fw *framework, ag *agent, o *offer) *mesos.Offer {
 	if fw.caps.multiRole {
 		p.AllocationInfo = &mesos.Resource_AllocationInfo{Role: ptr(o.role)}
 	}
+	p.Unavailability = m.unavailabilityOf(ag)
 	for eid := range ag.executors[fw.id] {
 		p.ExecutorIds = append(p.ExecutorIds, &mesos.ExecutorID{Value: ptr(eid)})
 	}

@@ -16,14 +16,33 @@ import (
 
 // The v1 operator API, POST /api/v1 (reference §6): the same request
 // ladder as the scheduler API, then one handler per call type. GET calls
-// answer 200 with a Response in the negotiated encoding; mutations answer
-// 200 with no body once their registry write has committed.
+// answer 200 with a Response in the negotiated encoding; resource
+// conversions answer 202; other mutations answer 200 with no body once
+// their registry write has committed. SUBSCRIBE is a stream
+// (operator_subscribe.go).
+//
+// Files: operator_state.go (GET_STATE and its parts), operator_files.go
+// (logging level, the master's log), operator_resources.go (reservations
+// and volumes), operator_maintenance.go (schedule, machines, inverse
+// offers), operator_agents.go (drain, (de)activate, gone, teardown),
+// operator_subscribe.go and events.go (the event stream).
+
+// operatorState is the loop-owned state of the operator API.
+type operatorState struct {
+	subscribers []*operatorSubscriber // oldest first
+	maintenance maintenanceState
+	// draining holds the agents whose MarkAgentDrained write is in flight.
+	draining map[string]bool
+	// logRevert restores the log level after SET_LOGGING_LEVEL's duration.
+	logRevert *time.Timer
+}
 
 // operatorResult is what an operator call produces: a body, or a write
-// whose outcome decides the answer.
+// whose outcome decides the answer; accepted answers 202.
 type operatorResult struct {
-	resp *masterpb.Response
-	wait <-chan error
+	resp     *masterpb.Response
+	wait     <-chan error
+	accepted bool
 }
 
 type operatorCall func(m *Master, ctx context.Context, call *masterpb.Call) (operatorResult, error)
@@ -40,6 +59,35 @@ var operatorCalls = map[masterpb.Call_Type]operatorCall{
 	masterpb.Call_GET_QUOTA:      (*Master).opGetQuota,
 	masterpb.Call_UPDATE_QUOTA:   (*Master).opUpdateQuota,
 	masterpb.Call_GET_MASTER:     (*Master).opGetMaster,
+
+	masterpb.Call_GET_LOGGING_LEVEL: (*Master).opGetLoggingLevel,
+	masterpb.Call_SET_LOGGING_LEVEL: (*Master).opSetLoggingLevel,
+	masterpb.Call_LIST_FILES:        (*Master).opListFiles,
+	masterpb.Call_READ_FILE:         (*Master).opReadFile,
+
+	masterpb.Call_GET_STATE:      (*Master).opGetState,
+	masterpb.Call_GET_AGENTS:     (*Master).opGetAgents,
+	masterpb.Call_GET_FRAMEWORKS: (*Master).opGetFrameworks,
+	masterpb.Call_GET_EXECUTORS:  (*Master).opGetExecutors,
+	masterpb.Call_GET_TASKS:      (*Master).opGetTasks,
+	masterpb.Call_GET_OPERATIONS: (*Master).opGetOperations,
+
+	masterpb.Call_RESERVE_RESOURCES:   (*Master).opReserveResources,
+	masterpb.Call_UNRESERVE_RESOURCES: (*Master).opUnreserveResources,
+	masterpb.Call_CREATE_VOLUMES:      (*Master).opCreateVolumes,
+	masterpb.Call_DESTROY_VOLUMES:     (*Master).opDestroyVolumes,
+
+	masterpb.Call_GET_MAINTENANCE_STATUS:      (*Master).opGetMaintenanceStatus,
+	masterpb.Call_GET_MAINTENANCE_SCHEDULE:    (*Master).opGetMaintenanceSchedule,
+	masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE: (*Master).opUpdateMaintenanceSchedule,
+	masterpb.Call_START_MAINTENANCE:           (*Master).opStartMaintenance,
+	masterpb.Call_STOP_MAINTENANCE:            (*Master).opStopMaintenance,
+
+	masterpb.Call_DRAIN_AGENT:      (*Master).opDrainAgent,
+	masterpb.Call_DEACTIVATE_AGENT: (*Master).opDeactivateAgent,
+	masterpb.Call_REACTIVATE_AGENT: (*Master).opReactivateAgent,
+	masterpb.Call_MARK_AGENT_GONE:  (*Master).opMarkAgentGone,
+	masterpb.Call_TEARDOWN:         (*Master).opTeardown,
 }
 
 func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +95,14 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 	req, err := apihttp.Decode(r, call)
 	if err != nil {
 		apihttp.WriteError(w, err)
+		return
+	}
+	if call.GetType() == masterpb.Call_SUBSCRIBE {
+		if !req.AcceptOK {
+			apihttp.WriteError(w, apihttp.NotAcceptable())
+			return
+		}
+		m.serveOperatorSubscribe(w, r, req)
 		return
 	}
 	handle, ok := operatorCalls[call.GetType()]
@@ -71,6 +127,8 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		apihttp.WriteError(w, err)
 	case res.resp != nil:
 		apihttp.WriteMessage(w, req.Accept, res.resp)
+	case res.accepted:
+		w.WriteHeader(http.StatusAccepted)
 	default:
 		w.WriteHeader(http.StatusOK)
 	}

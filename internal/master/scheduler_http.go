@@ -187,11 +187,15 @@ func (m *Master) dispatch(fw *framework, call *scheduler.Call, now time.Time) er
 		m.reconcile(fw, call.GetReconcile(), now)
 	case scheduler.Call_MESSAGE:
 		m.frameworkMessage(fw, call.GetMessage())
-	case scheduler.Call_REQUEST, scheduler.Call_ACCEPT_INVERSE_OFFERS, scheduler.Call_DECLINE_INVERSE_OFFERS,
-		scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS, scheduler.Call_RECONCILE_OPERATIONS:
+	case scheduler.Call_ACCEPT_INVERSE_OFFERS:
+		a := call.GetAcceptInverseOffers()
+		m.answerInverseOffers(fw, a.GetInverseOfferIds(), a.GetFilters(), true, now)
+	case scheduler.Call_DECLINE_INVERSE_OFFERS:
+		d := call.GetDeclineInverseOffers()
+		m.answerInverseOffers(fw, d.GetInverseOfferIds(), d.GetFilters(), false, now)
+	case scheduler.Call_REQUEST, scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS, scheduler.Call_RECONCILE_OPERATIONS:
 		// Accepted and, as with Mesos' default allocator for REQUEST,
-		// without effect: Agora has no inverse offers or operation
-		// feedback yet.
+		// without effect: Agora has no operation feedback yet.
 	}
 	return nil
 }
@@ -232,6 +236,7 @@ func (m *Master) updateFramework(fw *framework, call *scheduler.Call) (<-chan er
 	m.persistFor("framework/"+fw.id, []*registry.Operation{registry.UpdateFramework(info)}, func(err error) {
 		if err == nil && m.frameworks[fw.id] == fw {
 			m.updateFrameworkInfo(fw, info, suppressed)
+			m.frameworkUpdated(fw)
 			m.requestAllocation()
 			m.changed()
 		}

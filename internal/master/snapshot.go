@@ -49,7 +49,15 @@ type AgentView struct {
 	PID          string
 
 	Connected, Deactivated, Unreachable bool
-	RegisteredTime, ReregisteredTime    time.Time
+	// Recovered: known from the registry, not re-registered since the
+	// failover.
+	Recovered                        bool
+	RegisteredTime, ReregisteredTime time.Time
+	// Drain is set while the agent drains or once it is drained.
+	Drain *mesos.DrainInfo
+	// Unavailability is set while the agent's machine is scheduled for
+	// maintenance.
+	Unavailability *mesos.Unavailability
 
 	Total, Used, Offered resources.Resources
 	// FrameworkIDs with tasks or executors on the agent.
@@ -76,6 +84,7 @@ type FrameworkView struct {
 	UnreachableTasks []TaskView
 	CompletedTasks   []TaskView
 	Offers           []OfferView
+	InverseOffers    []*mesos.InverseOffer
 	Executors        []ExecutorView
 	Suppressed       []string
 }
@@ -99,6 +108,8 @@ type TaskView struct {
 type OfferView struct {
 	ID, FrameworkID, AgentID, Role string
 	Resources                      resources.Resources
+	// Proto is the offer as its framework received it.
+	Proto *mesos.Offer
 }
 
 // ExecutorView is a custom executor in a snapshot.
@@ -110,16 +121,20 @@ type ExecutorView struct {
 // Snapshot returns a current read-only view of the master's state.
 func (m *Master) Snapshot(ctx context.Context) (*Snapshot, error) {
 	var snap *Snapshot
-	err := m.exec(ctx, func() {
-		if cur := m.published.Load(); cur != nil && m.snapshotVersion == m.version {
-			snap = cur
-			return
-		}
-		snap = m.buildSnapshot(time.Now())
-		m.published.Store(snap)
-		m.snapshotVersion = m.version
-	})
+	err := m.exec(ctx, func() { snap = m.currentSnapshot(time.Now()) })
 	return snap, err
+}
+
+// currentSnapshot returns the published snapshot, rebuilt first if the
+// state changed since. It runs on the loop.
+func (m *Master) currentSnapshot(now time.Time) *Snapshot {
+	if cur := m.published.Load(); cur != nil && m.snapshotVersion == m.version {
+		return cur
+	}
+	snap := m.buildSnapshot(now)
+	m.published.Store(snap)
+	m.snapshotVersion = m.version
+	return snap
 }
 
 func (m *Master) buildSnapshot(now time.Time) *Snapshot {
@@ -140,11 +155,15 @@ func (m *Master) buildSnapshot(now time.Time) *Snapshot {
 		Quotas:      m.quotaStatus().GetConfigs(),
 	}
 	for _, ag := range m.agents {
-		s.Agents = append(s.Agents, agentView(ag))
+		v := agentView(ag)
+		v.Unavailability = m.unavailabilityOf(ag)
+		s.Agents = append(s.Agents, v)
 	}
 	sort.Slice(s.Agents, func(i, j int) bool { return s.Agents[i].ID < s.Agents[j].ID })
 	for _, fw := range m.frameworks {
-		s.Frameworks = append(s.Frameworks, frameworkView(fw))
+		v := frameworkView(fw)
+		v.InverseOffers = m.inverseOffersOf(fw.id)
+		s.Frameworks = append(s.Frameworks, v)
 	}
 	sort.Slice(s.Frameworks, func(i, j int) bool { return s.Frameworks[i].ID < s.Frameworks[j].ID })
 	for _, fw := range m.completed {
@@ -163,6 +182,8 @@ func agentView(ag *agent) AgentView {
 		Connected:        ag.connected,
 		Deactivated:      ag.deactivated,
 		Unreachable:      ag.unreachable(),
+		Recovered:        ag.recovering,
+		Drain:            ag.drain,
 		RegisteredTime:   ag.registeredTime,
 		ReregisteredTime: ag.reregisteredTime,
 		Total:            ag.total,
@@ -214,7 +235,7 @@ func frameworkView(fw *framework) FrameworkView {
 		v.CompletedTasks = append(v.CompletedTasks, taskView(t))
 	}
 	for _, o := range fw.offers {
-		v.Offers = append(v.Offers, OfferView{ID: o.id, FrameworkID: o.frameworkID, AgentID: o.agentID, Role: o.role, Resources: o.resources})
+		v.Offers = append(v.Offers, OfferView{ID: o.id, FrameworkID: o.frameworkID, AgentID: o.agentID, Role: o.role, Resources: o.resources, Proto: o.proto})
 		v.Offered = v.Offered.Add(o.resources)
 	}
 	sort.Slice(v.Offers, func(i, j int) bool { return v.Offers[i].ID < v.Offers[j].ID })

@@ -110,6 +110,7 @@ func (m *Master) recordStatus(t *task, status *mesos.TaskStatus, latest mesos.Ta
 	if old != latest {
 		m.metrics.taskTransition(old, latest)
 	}
+	m.taskUpdated(t, status, old)
 	m.changed()
 }
 
@@ -171,6 +172,7 @@ func (m *Master) removeTask(t *task) {
 		if len(ag.tasks[t.frameworkID]) == 0 {
 			delete(ag.tasks, t.frameworkID)
 		}
+		m.checkDrained(ag)
 	}
 	if fw := m.frameworks[t.frameworkID]; fw != nil {
 		if fw.tasks[t.id] == t {

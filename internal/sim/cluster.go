@@ -73,7 +73,7 @@ func StartMasters(ctx context.Context, cfg ClusterConfig) ([]*MasterProcess, err
 		_, rport, _ := net.SplitHostPort(m.Raft)
 		dir := filepath.Join(cfg.WorkDir, fmt.Sprintf("master%d", i+1))
 		m.args = append([]string{"master", "--ip=" + host, "--port=" + port, "--raft_port=" + rport,
-			"--work_dir=" + dir, "--raft_timeout=300ms"}, cfg.MasterFlags...)
+			"--work_dir=" + dir, "--raft_timeout=300ms", "--apps_port=0"}, cfg.MasterFlags...)
 		if n > 1 {
 			m.args = append(m.args, "--peers="+strings.Join(peers, ","))
 		}
