@@ -46,7 +46,38 @@ func newBenchCommand() *cobra.Command {
 	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
 	f.DurationVar(&cfg.TaskDuration, "task_duration", 0, "tasks finish this long after running (0: never)")
 	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Minute, "give up after this long")
-	cmd.AddCommand(launch)
+	cmd.AddCommand(launch, newBenchFailoverCommand(&asJSON, &workDir))
+	return cmd
+}
+
+func newBenchFailoverCommand(asJSON *bool, workDir *string) *cobra.Command {
+	var cfg sim.FailoverConfig
+	cmd := &cobra.Command{
+		Use:   "failover",
+		Short: "3 masters, N agents, tasks running: kill the leader, round after round",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, cleanup, err := benchDir(*workDir)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			res, err := sim.Failover(cmd.Context(), sim.ClusterConfig{WorkDir: dir}, cfg)
+			if res != nil {
+				sim.Print(cmd.OutOrStdout(), "failover", res, *asJSON)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Agents, "agents", 100, "simulated agents")
+	f.IntVar(&cfg.Tasks, "tasks", 1000, "tasks running during the failovers")
+	f.IntVar(&cfg.Rounds, "rounds", 20, "how many times the leader is killed")
+	f.Float64Var(&cfg.AgentCPUs, "agent_cpus", 16, "cpus per agent")
+	f.Float64Var(&cfg.AgentMem, "agent_mem", 65536, "mem (MB) per agent")
+	f.Float64Var(&cfg.TaskCPUs, "task_cpus", 0.1, "cpus per task")
+	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
+	f.DurationVar(&cfg.Timeout, "timeout", 20*time.Minute, "give up after this long")
 	return cmd
 }
 

@@ -39,6 +39,8 @@ type ClusterConfig struct {
 	WorkDir string
 	// MasterFlags are extra flags for every master.
 	MasterFlags []string
+	// RaftTimeout is the masters' --raft_timeout (default 1 s).
+	RaftTimeout time.Duration
 }
 
 // StartMasters starts the masters on 127.0.0.1, 127.0.0.2, ... and waits
@@ -73,7 +75,7 @@ func StartMasters(ctx context.Context, cfg ClusterConfig) ([]*MasterProcess, err
 		_, rport, _ := net.SplitHostPort(m.Raft)
 		dir := filepath.Join(cfg.WorkDir, fmt.Sprintf("master%d", i+1))
 		m.args = append([]string{"master", "--ip=" + host, "--port=" + port, "--raft_port=" + rport,
-			"--work_dir=" + dir, "--raft_timeout=300ms", "--apps_port=0"}, cfg.MasterFlags...)
+			"--work_dir=" + dir, "--raft_timeout=" + raftTimeout(cfg).String(), "--apps_port=0"}, cfg.MasterFlags...)
 		if n > 1 {
 			m.args = append(m.args, "--peers="+strings.Join(peers, ","))
 		}
@@ -199,4 +201,11 @@ func NewAgentClient() *http.Client {
 			return http.ErrUseLastResponse
 		},
 	}
+}
+
+func raftTimeout(cfg ClusterConfig) time.Duration {
+	if cfg.RaftTimeout > 0 {
+		return cfg.RaftTimeout
+	}
+	return time.Second
 }

@@ -37,6 +37,7 @@ type Framework struct {
 	live      int // launched and not ended
 
 	offers, running, finished, lost atomic.Int64
+	subscribed                      atomic.Int64
 	firstAccept, lastRunning        atomic.Int64 // unix nanos
 }
 
@@ -71,6 +72,8 @@ func (f *Framework) Subscribed() <-chan struct{} { return f.client.Subscribed() 
 // HandleEvent implements scheduler.Handler.
 func (f *Framework) HandleEvent(ctx context.Context, ev *sched.Event) {
 	switch ev.GetType() {
+	case sched.Event_SUBSCRIBED:
+		f.subscribed.Add(1)
 	case sched.Event_OFFERS:
 		for _, o := range ev.GetOffers().GetOffers() {
 			f.offers.Add(1)
@@ -141,6 +144,9 @@ func (f *Framework) update(st *mesos.TaskStatus) {
 		f.acks <- st
 	}
 }
+
+// subscriptions counts SUBSCRIBED events (re-subscriptions included).
+func (f *Framework) subscriptions() int64 { return f.subscribed.Load() }
 
 // Latencies returns the ACCEPT → TASK_RUNNING latencies so far.
 func (f *Framework) Latencies() []time.Duration {
