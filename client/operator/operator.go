@@ -1,7 +1,8 @@
-// Package operator is a Go client for a cluster's operator-facing read
-// endpoints: the agents, frameworks and tasks a master knows, as the Mesos
-// state endpoints report them (/master/slaves, /master/frameworks,
-// /master/tasks). It follows redirects to the leading master.
+// Package operator is a Go client for running a cluster: the Mesos v1
+// operator API (POST /api/v1: every master call, and the SUBSCRIBE event
+// stream), the legacy read endpoints (/master/slaves, /master/frameworks,
+// /master/tasks), the masters' Raft membership, and agents' sandbox files.
+// It follows redirects to the leading master.
 package operator
 
 import (
@@ -20,11 +21,12 @@ import (
 type Client struct {
 	masters []string
 	hc      *http.Client
+	streams *http.Client // no timeout: event streams and log tails
 }
 
 // New returns a client for masters given as host:port (or http:// URLs).
 func New(masters ...string) *Client {
-	return &Client{masters: masters, hc: &http.Client{Timeout: 30 * time.Second}}
+	return &Client{masters: masters, hc: &http.Client{Timeout: 30 * time.Second}, streams: &http.Client{}}
 }
 
 // Agent is an agent as /master/slaves reports it.

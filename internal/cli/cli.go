@@ -39,5 +39,6 @@ func newRoot() *cobra.Command {
 	agentCmd.AddCommand(newAgentListCommand())
 	root.AddCommand(masterCmd, agentCmd, newExecutorCommand(), newDevCommand(),
 		newFrameworkCommand(), newTaskCommand(), newBenchCommand(), newAppCommand(), newDeploymentCommand())
+	addOperatorCommands(root)
 	return root
 }

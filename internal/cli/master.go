@@ -30,6 +30,7 @@ func newMasterCommand() *cobra.Command {
 			cfg.ListenAddr = net.JoinHostPort(ip, strconv.Itoa(port))
 			cfg.Flags = flagValues(cmd.Flags())
 			cfg.Logger = newLogger()
+			cfg.LogLevel = logLevel
 			cfg.Profiling = os.Getenv("AGORA_PPROF") == "1"
 			opts, err := alloc.options()
 			if err != nil {

@@ -34,4 +34,8 @@
 //	agent_http.go      POST /agora/v1/agent (docs/agent-protocol.md)
 //	snapshot.go        read-only views for readers
 //	state_*.go, http.go, metrics*.go  the read endpoints
+//	operator.go        POST /api/v1, the operator API; operator_*.go its
+//	                   calls (state, files, reservations and volumes,
+//	                   maintenance, agents), events.go and
+//	                   operator_subscribe.go its event stream
 package master

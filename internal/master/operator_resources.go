@@ -65,7 +65,8 @@ func (m *Master) opDestroyVolumes(ctx context.Context, call *masterpb.Call) (ope
 
 // operatorConversion applies an operator's conversion to the agent's free
 // resources: 400 for an invalid one or an unknown agent, 409 when the
-// agent's unused resources lack what it consumes, 202 once applied.
+// agent is disconnected or its unused resources lack what it consumes, 202
+// once applied.
 func (m *Master) operatorConversion(ctx context.Context, agentID *mesos.AgentID, op *mesos.Offer_Operation) (operatorResult, error) {
 	if err := validateConversion(op, ""); err != nil {
 		return operatorResult{}, apihttp.Errorf(http.StatusBadRequest, "Invalid %s operation: %v", op.GetType(), err)
@@ -74,6 +75,10 @@ func (m *Master) operatorConversion(ctx context.Context, agentID *mesos.AgentID,
 		ag := m.agents[agentID.GetValue()]
 		if ag == nil || ag.unreachable() || ag.recovering {
 			return operatorResult{}, apihttp.Errorf(http.StatusBadRequest, "No agent found with specified ID")
+		}
+		if !ag.connected {
+			// It could not be told to checkpoint the change.
+			return operatorResult{}, apihttp.Errorf(http.StatusConflict, "Agent %s is not connected", ag.id)
 		}
 		if err := checkVolumeIDs(ag, op); err != nil {
 			return operatorResult{}, apihttp.Errorf(http.StatusConflict, "%v", err)

@@ -105,19 +105,20 @@ func (AgentCall_Type) EnumDescriptor() ([]byte, []int) {
 type AgentEvent_Type int32
 
 const (
-	AgentEvent_UNKNOWN            AgentEvent_Type = 0
-	AgentEvent_SUBSCRIBED         AgentEvent_Type = 1
-	AgentEvent_RUN_TASK           AgentEvent_Type = 2 // launch a task (command or custom executor)
-	AgentEvent_RUN_TASK_GROUP     AgentEvent_Type = 3 // launch a task group on the default executor
-	AgentEvent_KILL_TASK          AgentEvent_Type = 4
-	AgentEvent_ACKNOWLEDGE        AgentEvent_Type = 5 // the framework acknowledged a status update
-	AgentEvent_SHUTDOWN_EXECUTOR  AgentEvent_Type = 6
-	AgentEvent_SHUTDOWN_FRAMEWORK AgentEvent_Type = 7  // kill all of a framework's executors
-	AgentEvent_MESSAGE            AgentEvent_Type = 8  // a framework message for an executor
-	AgentEvent_UPDATE_FRAMEWORK   AgentEvent_Type = 9  // new FrameworkInfo for a framework's executors
-	AgentEvent_PING               AgentEvent_Type = 10 // liveness probe; the agent answers PONG
-	AgentEvent_SHUTDOWN           AgentEvent_Type = 11 // the master removed the agent; it must stop
-	AgentEvent_ERROR              AgentEvent_Type = 12
+	AgentEvent_UNKNOWN              AgentEvent_Type = 0
+	AgentEvent_SUBSCRIBED           AgentEvent_Type = 1
+	AgentEvent_RUN_TASK             AgentEvent_Type = 2 // launch a task (command or custom executor)
+	AgentEvent_RUN_TASK_GROUP       AgentEvent_Type = 3 // launch a task group on the default executor
+	AgentEvent_KILL_TASK            AgentEvent_Type = 4
+	AgentEvent_ACKNOWLEDGE          AgentEvent_Type = 5 // the framework acknowledged a status update
+	AgentEvent_SHUTDOWN_EXECUTOR    AgentEvent_Type = 6
+	AgentEvent_SHUTDOWN_FRAMEWORK   AgentEvent_Type = 7  // kill all of a framework's executors
+	AgentEvent_MESSAGE              AgentEvent_Type = 8  // a framework message for an executor
+	AgentEvent_UPDATE_FRAMEWORK     AgentEvent_Type = 9  // new FrameworkInfo for a framework's executors
+	AgentEvent_PING                 AgentEvent_Type = 10 // liveness probe; the agent answers PONG
+	AgentEvent_SHUTDOWN             AgentEvent_Type = 11 // the master removed the agent; it must stop
+	AgentEvent_ERROR                AgentEvent_Type = 12
+	AgentEvent_CHECKPOINT_RESOURCES AgentEvent_Type = 13 // the agent's dynamic reservations and volumes changed
 )
 
 // Enum value maps for AgentEvent_Type.
@@ -136,21 +137,23 @@ var (
 		10: "PING",
 		11: "SHUTDOWN",
 		12: "ERROR",
+		13: "CHECKPOINT_RESOURCES",
 	}
 	AgentEvent_Type_value = map[string]int32{
-		"UNKNOWN":            0,
-		"SUBSCRIBED":         1,
-		"RUN_TASK":           2,
-		"RUN_TASK_GROUP":     3,
-		"KILL_TASK":          4,
-		"ACKNOWLEDGE":        5,
-		"SHUTDOWN_EXECUTOR":  6,
-		"SHUTDOWN_FRAMEWORK": 7,
-		"MESSAGE":            8,
-		"UPDATE_FRAMEWORK":   9,
-		"PING":               10,
-		"SHUTDOWN":           11,
-		"ERROR":              12,
+		"UNKNOWN":              0,
+		"SUBSCRIBED":           1,
+		"RUN_TASK":             2,
+		"RUN_TASK_GROUP":       3,
+		"KILL_TASK":            4,
+		"ACKNOWLEDGE":          5,
+		"SHUTDOWN_EXECUTOR":    6,
+		"SHUTDOWN_FRAMEWORK":   7,
+		"MESSAGE":              8,
+		"UPDATE_FRAMEWORK":     9,
+		"PING":                 10,
+		"SHUTDOWN":             11,
+		"ERROR":                12,
+		"CHECKPOINT_RESOURCES": 13,
 	}
 )
 
@@ -286,22 +289,23 @@ func (x *AgentCall) GetPong() *AgentCall_Pong {
 
 // AgentEvent is sent by the master on an agent's event stream.
 type AgentEvent struct {
-	state             protoimpl.MessageState        `protogen:"open.v1"`
-	Type              *AgentEvent_Type              `protobuf:"varint,1,opt,name=type,enum=agora.protocol.AgentEvent_Type" json:"type,omitempty"`
-	Subscribed        *AgentEvent_Subscribed        `protobuf:"bytes,2,opt,name=subscribed" json:"subscribed,omitempty"`
-	RunTask           *AgentEvent_RunTask           `protobuf:"bytes,3,opt,name=run_task,json=runTask" json:"run_task,omitempty"`
-	RunTaskGroup      *AgentEvent_RunTaskGroup      `protobuf:"bytes,4,opt,name=run_task_group,json=runTaskGroup" json:"run_task_group,omitempty"`
-	KillTask          *AgentEvent_KillTask          `protobuf:"bytes,5,opt,name=kill_task,json=killTask" json:"kill_task,omitempty"`
-	Acknowledge       *AgentEvent_Acknowledge       `protobuf:"bytes,6,opt,name=acknowledge" json:"acknowledge,omitempty"`
-	ShutdownExecutor  *AgentEvent_ShutdownExecutor  `protobuf:"bytes,7,opt,name=shutdown_executor,json=shutdownExecutor" json:"shutdown_executor,omitempty"`
-	ShutdownFramework *AgentEvent_ShutdownFramework `protobuf:"bytes,8,opt,name=shutdown_framework,json=shutdownFramework" json:"shutdown_framework,omitempty"`
-	Message           *AgentEvent_Message           `protobuf:"bytes,9,opt,name=message" json:"message,omitempty"`
-	UpdateFramework   *AgentEvent_UpdateFramework   `protobuf:"bytes,10,opt,name=update_framework,json=updateFramework" json:"update_framework,omitempty"`
-	Ping              *AgentEvent_Ping              `protobuf:"bytes,11,opt,name=ping" json:"ping,omitempty"`
-	Shutdown          *AgentEvent_Shutdown          `protobuf:"bytes,12,opt,name=shutdown" json:"shutdown,omitempty"`
-	Error             *AgentEvent_Error             `protobuf:"bytes,13,opt,name=error" json:"error,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	state               protoimpl.MessageState          `protogen:"open.v1"`
+	Type                *AgentEvent_Type                `protobuf:"varint,1,opt,name=type,enum=agora.protocol.AgentEvent_Type" json:"type,omitempty"`
+	Subscribed          *AgentEvent_Subscribed          `protobuf:"bytes,2,opt,name=subscribed" json:"subscribed,omitempty"`
+	RunTask             *AgentEvent_RunTask             `protobuf:"bytes,3,opt,name=run_task,json=runTask" json:"run_task,omitempty"`
+	RunTaskGroup        *AgentEvent_RunTaskGroup        `protobuf:"bytes,4,opt,name=run_task_group,json=runTaskGroup" json:"run_task_group,omitempty"`
+	KillTask            *AgentEvent_KillTask            `protobuf:"bytes,5,opt,name=kill_task,json=killTask" json:"kill_task,omitempty"`
+	Acknowledge         *AgentEvent_Acknowledge         `protobuf:"bytes,6,opt,name=acknowledge" json:"acknowledge,omitempty"`
+	ShutdownExecutor    *AgentEvent_ShutdownExecutor    `protobuf:"bytes,7,opt,name=shutdown_executor,json=shutdownExecutor" json:"shutdown_executor,omitempty"`
+	ShutdownFramework   *AgentEvent_ShutdownFramework   `protobuf:"bytes,8,opt,name=shutdown_framework,json=shutdownFramework" json:"shutdown_framework,omitempty"`
+	Message             *AgentEvent_Message             `protobuf:"bytes,9,opt,name=message" json:"message,omitempty"`
+	UpdateFramework     *AgentEvent_UpdateFramework     `protobuf:"bytes,10,opt,name=update_framework,json=updateFramework" json:"update_framework,omitempty"`
+	Ping                *AgentEvent_Ping                `protobuf:"bytes,11,opt,name=ping" json:"ping,omitempty"`
+	Shutdown            *AgentEvent_Shutdown            `protobuf:"bytes,12,opt,name=shutdown" json:"shutdown,omitempty"`
+	Error               *AgentEvent_Error               `protobuf:"bytes,13,opt,name=error" json:"error,omitempty"`
+	CheckpointResources *AgentEvent_CheckpointResources `protobuf:"bytes,14,opt,name=checkpoint_resources,json=checkpointResources" json:"checkpoint_resources,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *AgentEvent) Reset() {
@@ -425,6 +429,13 @@ func (x *AgentEvent) GetError() *AgentEvent_Error {
 	return nil
 }
 
+func (x *AgentEvent) GetCheckpointResources() *AgentEvent_CheckpointResources {
+	if x != nil {
+		return x.CheckpointResources
+	}
+	return nil
+}
+
 type AgentCall_Subscribe struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// agent_info.id is set when the agent re-registers after a restart or a
@@ -441,9 +452,16 @@ type AgentCall_Subscribe struct {
 	// Where the agent serves its HTTP API (executor API, /state, /files):
 	// the IP and port it advertises. The master builds the agent's pid and
 	// the URL in offers from it.
-	Address       *mesos.Address `protobuf:"bytes,8,opt,name=address" json:"address,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Address *mesos.Address `protobuf:"bytes,8,opt,name=address" json:"address,omitempty"`
+	// The resources the agent has checkpointed after CHECKPOINT_RESOURCES
+	// events: its dynamic reservations and persistent volumes, in endpoint
+	// format. The master applies them on top of agent_info.resources (the
+	// static resources of --resources) to get the agent's total: each one
+	// replaces the plain resources it was made from. Empty on first
+	// registration. The agent's report wins over what a master remembers.
+	CheckpointedResources []*mesos.Resource `protobuf:"bytes,9,rep,name=checkpointed_resources,json=checkpointedResources" json:"checkpointed_resources,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *AgentCall_Subscribe) Reset() {
@@ -528,6 +546,13 @@ func (x *AgentCall_Subscribe) GetTasks() []*mesos.Task {
 func (x *AgentCall_Subscribe) GetAddress() *mesos.Address {
 	if x != nil {
 		return x.Address
+	}
+	return nil
+}
+
+func (x *AgentCall_Subscribe) GetCheckpointedResources() []*mesos.Resource {
+	if x != nil {
+		return x.CheckpointedResources
 	}
 	return nil
 }
@@ -1394,11 +1419,72 @@ func (x *AgentEvent_Error) GetMessage() string {
 	return ""
 }
 
+// CheckpointResources is Mesos' CheckpointResourcesMessage: the complete
+// set of the agent's resources that must survive it (dynamic
+// reservations and persistent volumes, in endpoint format), sent
+// whenever an operator call or an offer operation (RESERVE, UNRESERVE,
+// CREATE, DESTROY) changes them. The agent must:
+//   - checkpoint the set atomically (replacing the previous one) before
+//     acting on it, and report it in SUBSCRIBE.checkpointed_resources
+//     from then on, across restarts;
+//   - create the directory of every persistent volume that is new,
+//     <work_dir>/volumes/roles/<role>/<persistence_id> (role = the
+//     volume's reservation role, '/' in it kept as nested directories),
+//     and leave the directories of destroyed volumes for an operator
+//     (Mesos removes them; Agora does once GC knows them);
+//   - expose the volume in the sandbox of a task whose resources include
+//     it, at volume.container_path (a bind mount with root, a symlink
+//     otherwise), read-only when volume.mode is RO;
+//   - include the set in its total resources (GET_AGENT, /state).
+type AgentEvent_CheckpointResources struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Resources     []*mesos.Resource      `protobuf:"bytes,1,rep,name=resources" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentEvent_CheckpointResources) Reset() {
+	*x = AgentEvent_CheckpointResources{}
+	mi := &file_protocol_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentEvent_CheckpointResources) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentEvent_CheckpointResources) ProtoMessage() {}
+
+func (x *AgentEvent_CheckpointResources) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentEvent_CheckpointResources.ProtoReflect.Descriptor instead.
+func (*AgentEvent_CheckpointResources) Descriptor() ([]byte, []int) {
+	return file_protocol_proto_rawDescGZIP(), []int{1, 12}
+}
+
+func (x *AgentEvent_CheckpointResources) GetResources() []*mesos.Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
 var File_protocol_proto protoreflect.FileDescriptor
 
 const file_protocol_proto_rawDesc = "" +
 	"\n" +
-	"\x0eprotocol.proto\x12\x0eagora.protocol\x1a\x14v1/mesos/mesos.proto\"\x81\v\n" +
+	"\x0eprotocol.proto\x12\x0eagora.protocol\x1a\x14v1/mesos/mesos.proto\"\xcc\v\n" +
 	"\tAgentCall\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.agora.protocol.AgentCall.TypeR\x04type\x12,\n" +
 	"\bagent_id\x18\x02 \x01(\v2\x11.mesos.v1.AgentIDR\aagentId\x12A\n" +
@@ -1406,7 +1492,7 @@ const file_protocol_proto_rawDesc = "" +
 	"\x06update\x18\x04 \x01(\v2 .agora.protocol.AgentCall.UpdateR\x06update\x12Q\n" +
 	"\x0fexecutor_exited\x18\x05 \x01(\v2(.agora.protocol.AgentCall.ExecutorExitedR\x0eexecutorExited\x12;\n" +
 	"\amessage\x18\x06 \x01(\v2!.agora.protocol.AgentCall.MessageR\amessage\x122\n" +
-	"\x04pong\x18\a \x01(\v2\x1e.agora.protocol.AgentCall.PongR\x04pong\x1a\xf8\x02\n" +
+	"\x04pong\x18\a \x01(\v2\x1e.agora.protocol.AgentCall.PongR\x04pong\x1a\xc3\x03\n" +
 	"\tSubscribe\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12B\n" +
@@ -1418,7 +1504,8 @@ const file_protocol_proto_rawDesc = "" +
 	"frameworks\x124\n" +
 	"\texecutors\x18\x06 \x03(\v2\x16.mesos.v1.ExecutorInfoR\texecutors\x12$\n" +
 	"\x05tasks\x18\a \x03(\v2\x0e.mesos.v1.TaskR\x05tasks\x12+\n" +
-	"\aaddress\x18\b \x01(\v2\x11.mesos.v1.AddressR\aaddress\x1a\xa8\x01\n" +
+	"\aaddress\x18\b \x01(\v2\x11.mesos.v1.AddressR\aaddress\x12I\n" +
+	"\x16checkpointed_resources\x18\t \x03(\v2\x12.mesos.v1.ResourceR\x15checkpointedResources\x1a\xa8\x01\n" +
 	"\x06Update\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12,\n" +
 	"\x06status\x18\x02 \x02(\v2\x14.mesos.v1.TaskStatusR\x06status\x126\n" +
@@ -1442,7 +1529,7 @@ const file_protocol_proto_rawDesc = "" +
 	"\x06UPDATE\x10\x02\x12\x13\n" +
 	"\x0fEXECUTOR_EXITED\x10\x03\x12\v\n" +
 	"\aMESSAGE\x10\x04\x12\b\n" +
-	"\x04PONG\x10\x05\"\xcc\x13\n" +
+	"\x04PONG\x10\x05\"\x92\x15\n" +
 	"\n" +
 	"AgentEvent\x123\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1f.agora.protocol.AgentEvent.TypeR\x04type\x12E\n" +
@@ -1460,7 +1547,8 @@ const file_protocol_proto_rawDesc = "" +
 	" \x01(\v2*.agora.protocol.AgentEvent.UpdateFrameworkR\x0fupdateFramework\x123\n" +
 	"\x04ping\x18\v \x01(\v2\x1f.agora.protocol.AgentEvent.PingR\x04ping\x12?\n" +
 	"\bshutdown\x18\f \x01(\v2#.agora.protocol.AgentEvent.ShutdownR\bshutdown\x126\n" +
-	"\x05error\x18\r \x01(\v2 .agora.protocol.AgentEvent.ErrorR\x05error\x1a\xa5\x01\n" +
+	"\x05error\x18\r \x01(\v2 .agora.protocol.AgentEvent.ErrorR\x05error\x12a\n" +
+	"\x14checkpoint_resources\x18\x0e \x01(\v2..agora.protocol.AgentEvent.CheckpointResourcesR\x13checkpointResources\x1a\xa5\x01\n" +
 	"\n" +
 	"Subscribed\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x125\n" +
@@ -1503,7 +1591,9 @@ const file_protocol_proto_rawDesc = "" +
 	"\bShutdown\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x1a!\n" +
 	"\x05Error\x12\x18\n" +
-	"\amessage\x18\x01 \x02(\tR\amessage\"\xda\x01\n" +
+	"\amessage\x18\x01 \x02(\tR\amessage\x1aG\n" +
+	"\x13CheckpointResources\x120\n" +
+	"\tresources\x18\x01 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\xf4\x01\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1519,7 +1609,8 @@ const file_protocol_proto_rawDesc = "" +
 	"\x04PING\x10\n" +
 	"\x12\f\n" +
 	"\bSHUTDOWN\x10\v\x12\t\n" +
-	"\x05ERROR\x10\fB1Z/github.com/agoraproject/agora/internal/protocol"
+	"\x05ERROR\x10\f\x12\x18\n" +
+	"\x14CHECKPOINT_RESOURCES\x10\rB1Z/github.com/agoraproject/agora/internal/protocol"
 
 var (
 	file_protocol_proto_rawDescOnce sync.Once
@@ -1534,49 +1625,51 @@ func file_protocol_proto_rawDescGZIP() []byte {
 }
 
 var file_protocol_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_protocol_proto_goTypes = []any{
-	(AgentCall_Type)(0),                  // 0: agora.protocol.AgentCall.Type
-	(AgentEvent_Type)(0),                 // 1: agora.protocol.AgentEvent.Type
-	(*AgentCall)(nil),                    // 2: agora.protocol.AgentCall
-	(*AgentEvent)(nil),                   // 3: agora.protocol.AgentEvent
-	(*AgentCall_Subscribe)(nil),          // 4: agora.protocol.AgentCall.Subscribe
-	(*AgentCall_Update)(nil),             // 5: agora.protocol.AgentCall.Update
-	(*AgentCall_ExecutorExited)(nil),     // 6: agora.protocol.AgentCall.ExecutorExited
-	(*AgentCall_Message)(nil),            // 7: agora.protocol.AgentCall.Message
-	(*AgentCall_Pong)(nil),               // 8: agora.protocol.AgentCall.Pong
-	(*AgentEvent_Subscribed)(nil),        // 9: agora.protocol.AgentEvent.Subscribed
-	(*AgentEvent_RunTask)(nil),           // 10: agora.protocol.AgentEvent.RunTask
-	(*AgentEvent_RunTaskGroup)(nil),      // 11: agora.protocol.AgentEvent.RunTaskGroup
-	(*AgentEvent_KillTask)(nil),          // 12: agora.protocol.AgentEvent.KillTask
-	(*AgentEvent_Acknowledge)(nil),       // 13: agora.protocol.AgentEvent.Acknowledge
-	(*AgentEvent_ShutdownExecutor)(nil),  // 14: agora.protocol.AgentEvent.ShutdownExecutor
-	(*AgentEvent_ShutdownFramework)(nil), // 15: agora.protocol.AgentEvent.ShutdownFramework
-	(*AgentEvent_Message)(nil),           // 16: agora.protocol.AgentEvent.Message
-	(*AgentEvent_UpdateFramework)(nil),   // 17: agora.protocol.AgentEvent.UpdateFramework
-	(*AgentEvent_Ping)(nil),              // 18: agora.protocol.AgentEvent.Ping
-	(*AgentEvent_Shutdown)(nil),          // 19: agora.protocol.AgentEvent.Shutdown
-	(*AgentEvent_Error)(nil),             // 20: agora.protocol.AgentEvent.Error
-	(*mesos.AgentID)(nil),                // 21: mesos.v1.AgentID
-	(*mesos.AgentInfo)(nil),              // 22: mesos.v1.AgentInfo
-	(*mesos.AgentInfo_Capability)(nil),   // 23: mesos.v1.AgentInfo.Capability
-	(*mesos.FrameworkInfo)(nil),          // 24: mesos.v1.FrameworkInfo
-	(*mesos.ExecutorInfo)(nil),           // 25: mesos.v1.ExecutorInfo
-	(*mesos.Task)(nil),                   // 26: mesos.v1.Task
-	(*mesos.Address)(nil),                // 27: mesos.v1.Address
-	(*mesos.FrameworkID)(nil),            // 28: mesos.v1.FrameworkID
-	(*mesos.TaskStatus)(nil),             // 29: mesos.v1.TaskStatus
-	(mesos.TaskState)(0),                 // 30: mesos.v1.TaskState
-	(*mesos.ExecutorID)(nil),             // 31: mesos.v1.ExecutorID
-	(*mesos.MasterInfo)(nil),             // 32: mesos.v1.MasterInfo
-	(*mesos.TaskInfo)(nil),               // 33: mesos.v1.TaskInfo
-	(*mesos.TaskGroupInfo)(nil),          // 34: mesos.v1.TaskGroupInfo
-	(*mesos.TaskID)(nil),                 // 35: mesos.v1.TaskID
-	(*mesos.KillPolicy)(nil),             // 36: mesos.v1.KillPolicy
+	(AgentCall_Type)(0),                    // 0: agora.protocol.AgentCall.Type
+	(AgentEvent_Type)(0),                   // 1: agora.protocol.AgentEvent.Type
+	(*AgentCall)(nil),                      // 2: agora.protocol.AgentCall
+	(*AgentEvent)(nil),                     // 3: agora.protocol.AgentEvent
+	(*AgentCall_Subscribe)(nil),            // 4: agora.protocol.AgentCall.Subscribe
+	(*AgentCall_Update)(nil),               // 5: agora.protocol.AgentCall.Update
+	(*AgentCall_ExecutorExited)(nil),       // 6: agora.protocol.AgentCall.ExecutorExited
+	(*AgentCall_Message)(nil),              // 7: agora.protocol.AgentCall.Message
+	(*AgentCall_Pong)(nil),                 // 8: agora.protocol.AgentCall.Pong
+	(*AgentEvent_Subscribed)(nil),          // 9: agora.protocol.AgentEvent.Subscribed
+	(*AgentEvent_RunTask)(nil),             // 10: agora.protocol.AgentEvent.RunTask
+	(*AgentEvent_RunTaskGroup)(nil),        // 11: agora.protocol.AgentEvent.RunTaskGroup
+	(*AgentEvent_KillTask)(nil),            // 12: agora.protocol.AgentEvent.KillTask
+	(*AgentEvent_Acknowledge)(nil),         // 13: agora.protocol.AgentEvent.Acknowledge
+	(*AgentEvent_ShutdownExecutor)(nil),    // 14: agora.protocol.AgentEvent.ShutdownExecutor
+	(*AgentEvent_ShutdownFramework)(nil),   // 15: agora.protocol.AgentEvent.ShutdownFramework
+	(*AgentEvent_Message)(nil),             // 16: agora.protocol.AgentEvent.Message
+	(*AgentEvent_UpdateFramework)(nil),     // 17: agora.protocol.AgentEvent.UpdateFramework
+	(*AgentEvent_Ping)(nil),                // 18: agora.protocol.AgentEvent.Ping
+	(*AgentEvent_Shutdown)(nil),            // 19: agora.protocol.AgentEvent.Shutdown
+	(*AgentEvent_Error)(nil),               // 20: agora.protocol.AgentEvent.Error
+	(*AgentEvent_CheckpointResources)(nil), // 21: agora.protocol.AgentEvent.CheckpointResources
+	(*mesos.AgentID)(nil),                  // 22: mesos.v1.AgentID
+	(*mesos.AgentInfo)(nil),                // 23: mesos.v1.AgentInfo
+	(*mesos.AgentInfo_Capability)(nil),     // 24: mesos.v1.AgentInfo.Capability
+	(*mesos.FrameworkInfo)(nil),            // 25: mesos.v1.FrameworkInfo
+	(*mesos.ExecutorInfo)(nil),             // 26: mesos.v1.ExecutorInfo
+	(*mesos.Task)(nil),                     // 27: mesos.v1.Task
+	(*mesos.Address)(nil),                  // 28: mesos.v1.Address
+	(*mesos.Resource)(nil),                 // 29: mesos.v1.Resource
+	(*mesos.FrameworkID)(nil),              // 30: mesos.v1.FrameworkID
+	(*mesos.TaskStatus)(nil),               // 31: mesos.v1.TaskStatus
+	(mesos.TaskState)(0),                   // 32: mesos.v1.TaskState
+	(*mesos.ExecutorID)(nil),               // 33: mesos.v1.ExecutorID
+	(*mesos.MasterInfo)(nil),               // 34: mesos.v1.MasterInfo
+	(*mesos.TaskInfo)(nil),                 // 35: mesos.v1.TaskInfo
+	(*mesos.TaskGroupInfo)(nil),            // 36: mesos.v1.TaskGroupInfo
+	(*mesos.TaskID)(nil),                   // 37: mesos.v1.TaskID
+	(*mesos.KillPolicy)(nil),               // 38: mesos.v1.KillPolicy
 }
 var file_protocol_proto_depIdxs = []int32{
 	0,  // 0: agora.protocol.AgentCall.type:type_name -> agora.protocol.AgentCall.Type
-	21, // 1: agora.protocol.AgentCall.agent_id:type_name -> mesos.v1.AgentID
+	22, // 1: agora.protocol.AgentCall.agent_id:type_name -> mesos.v1.AgentID
 	4,  // 2: agora.protocol.AgentCall.subscribe:type_name -> agora.protocol.AgentCall.Subscribe
 	5,  // 3: agora.protocol.AgentCall.update:type_name -> agora.protocol.AgentCall.Update
 	6,  // 4: agora.protocol.AgentCall.executor_exited:type_name -> agora.protocol.AgentCall.ExecutorExited
@@ -1595,43 +1688,46 @@ var file_protocol_proto_depIdxs = []int32{
 	18, // 17: agora.protocol.AgentEvent.ping:type_name -> agora.protocol.AgentEvent.Ping
 	19, // 18: agora.protocol.AgentEvent.shutdown:type_name -> agora.protocol.AgentEvent.Shutdown
 	20, // 19: agora.protocol.AgentEvent.error:type_name -> agora.protocol.AgentEvent.Error
-	22, // 20: agora.protocol.AgentCall.Subscribe.agent_info:type_name -> mesos.v1.AgentInfo
-	23, // 21: agora.protocol.AgentCall.Subscribe.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	24, // 22: agora.protocol.AgentCall.Subscribe.frameworks:type_name -> mesos.v1.FrameworkInfo
-	25, // 23: agora.protocol.AgentCall.Subscribe.executors:type_name -> mesos.v1.ExecutorInfo
-	26, // 24: agora.protocol.AgentCall.Subscribe.tasks:type_name -> mesos.v1.Task
-	27, // 25: agora.protocol.AgentCall.Subscribe.address:type_name -> mesos.v1.Address
-	28, // 26: agora.protocol.AgentCall.Update.framework_id:type_name -> mesos.v1.FrameworkID
-	29, // 27: agora.protocol.AgentCall.Update.status:type_name -> mesos.v1.TaskStatus
-	30, // 28: agora.protocol.AgentCall.Update.latest_state:type_name -> mesos.v1.TaskState
-	28, // 29: agora.protocol.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	31, // 30: agora.protocol.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	28, // 31: agora.protocol.AgentCall.Message.framework_id:type_name -> mesos.v1.FrameworkID
-	31, // 32: agora.protocol.AgentCall.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	21, // 33: agora.protocol.AgentEvent.Subscribed.agent_id:type_name -> mesos.v1.AgentID
-	32, // 34: agora.protocol.AgentEvent.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
-	24, // 35: agora.protocol.AgentEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
-	25, // 36: agora.protocol.AgentEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
-	33, // 37: agora.protocol.AgentEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
-	24, // 38: agora.protocol.AgentEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
-	25, // 39: agora.protocol.AgentEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	34, // 40: agora.protocol.AgentEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	28, // 41: agora.protocol.AgentEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	35, // 42: agora.protocol.AgentEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
-	36, // 43: agora.protocol.AgentEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	28, // 44: agora.protocol.AgentEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
-	35, // 45: agora.protocol.AgentEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	28, // 46: agora.protocol.AgentEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	31, // 47: agora.protocol.AgentEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	28, // 48: agora.protocol.AgentEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 49: agora.protocol.AgentEvent.Message.framework_id:type_name -> mesos.v1.FrameworkID
-	31, // 50: agora.protocol.AgentEvent.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	24, // 51: agora.protocol.AgentEvent.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	52, // [52:52] is the sub-list for method output_type
-	52, // [52:52] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	21, // 20: agora.protocol.AgentEvent.checkpoint_resources:type_name -> agora.protocol.AgentEvent.CheckpointResources
+	23, // 21: agora.protocol.AgentCall.Subscribe.agent_info:type_name -> mesos.v1.AgentInfo
+	24, // 22: agora.protocol.AgentCall.Subscribe.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	25, // 23: agora.protocol.AgentCall.Subscribe.frameworks:type_name -> mesos.v1.FrameworkInfo
+	26, // 24: agora.protocol.AgentCall.Subscribe.executors:type_name -> mesos.v1.ExecutorInfo
+	27, // 25: agora.protocol.AgentCall.Subscribe.tasks:type_name -> mesos.v1.Task
+	28, // 26: agora.protocol.AgentCall.Subscribe.address:type_name -> mesos.v1.Address
+	29, // 27: agora.protocol.AgentCall.Subscribe.checkpointed_resources:type_name -> mesos.v1.Resource
+	30, // 28: agora.protocol.AgentCall.Update.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 29: agora.protocol.AgentCall.Update.status:type_name -> mesos.v1.TaskStatus
+	32, // 30: agora.protocol.AgentCall.Update.latest_state:type_name -> mesos.v1.TaskState
+	30, // 31: agora.protocol.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 32: agora.protocol.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	30, // 33: agora.protocol.AgentCall.Message.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 34: agora.protocol.AgentCall.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	22, // 35: agora.protocol.AgentEvent.Subscribed.agent_id:type_name -> mesos.v1.AgentID
+	34, // 36: agora.protocol.AgentEvent.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
+	25, // 37: agora.protocol.AgentEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
+	26, // 38: agora.protocol.AgentEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
+	35, // 39: agora.protocol.AgentEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
+	25, // 40: agora.protocol.AgentEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
+	26, // 41: agora.protocol.AgentEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	36, // 42: agora.protocol.AgentEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	30, // 43: agora.protocol.AgentEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	37, // 44: agora.protocol.AgentEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
+	38, // 45: agora.protocol.AgentEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	30, // 46: agora.protocol.AgentEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
+	37, // 47: agora.protocol.AgentEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	30, // 48: agora.protocol.AgentEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 49: agora.protocol.AgentEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	30, // 50: agora.protocol.AgentEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 51: agora.protocol.AgentEvent.Message.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 52: agora.protocol.AgentEvent.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	25, // 53: agora.protocol.AgentEvent.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	29, // 54: agora.protocol.AgentEvent.CheckpointResources.resources:type_name -> mesos.v1.Resource
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_protocol_proto_init() }
@@ -1645,7 +1741,7 @@ func file_protocol_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protocol_proto_rawDesc), len(file_protocol_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
