@@ -56,6 +56,7 @@ type Agent struct {
 	cont        containerizer.Containerizer
 	startTime   time.Time
 	executorCmd []string
+	environ     []string // the agent's environment, the base of executors'
 	resources   []*mesos.Resource
 	attributes  []*mesos.Attribute
 
@@ -98,6 +99,7 @@ func New(cfg Config) (*Agent, error) {
 		ready:      make(chan struct{}),
 		frameworks: make(map[string]*framework),
 		startTime:  time.Now(),
+		environ:    os.Environ(),
 		lifetime:   context.Background(),
 	}
 	a.updates = newUpdateManager(a.sendUpdate, cfg.SyncStatusUpdates)
@@ -127,6 +129,9 @@ func newTransport() *http.Transport {
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
+		// Bodies are small protobuf messages; asking for gzip would only
+		// cost a header per call.
+		DisableCompression: true,
 	}
 }
 

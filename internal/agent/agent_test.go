@@ -20,15 +20,8 @@ const wait = 10 * time.Second
 // noUpdateWaiting fails if the master already holds an UPDATE.
 func noUpdateWaiting(t *testing.T, m *fakeMaster) {
 	t.Helper()
-	for {
-		select {
-		case c := <-m.calls:
-			if c.GetType() == protocol.AgentCall_UPDATE {
-				t.Fatalf("unexpected update in flight: %v", c.GetUpdate())
-			}
-		default:
-			return
-		}
+	if m.holdsUpdate() {
+		t.Fatal("unexpected update in flight")
 	}
 }
 
@@ -153,24 +146,13 @@ func TestKillReachesTheExecutor(t *testing.T) {
 	}
 }
 
-// updateAndExit waits for the next UPDATE and an EXECUTOR_EXITED, in either
-// order (a terminal update waits for the previous one's acknowledgement;
-// EXECUTOR_EXITED does not).
+// updateAndExit waits for the next UPDATE and an EXECUTOR_EXITED, which
+// may come in any order (EXECUTOR_EXITED does not wait for acks; updates
+// do).
 func updateAndExit(m *fakeMaster) (*protocol.AgentCall_Update, *protocol.AgentCall_ExecutorExited) {
 	m.t.Helper()
-	var u *protocol.AgentCall_Update
-	var exited *protocol.AgentCall_ExecutorExited
-	for u == nil || exited == nil {
-		switch c := m.nextCall(wait); c.GetType() {
-		case protocol.AgentCall_UPDATE:
-			if u == nil {
-				u = c.GetUpdate()
-			}
-		case protocol.AgentCall_EXECUTOR_EXITED:
-			exited = c.GetExecutorExited()
-		}
-	}
-	return u, exited
+	u := m.nextUpdate(wait)
+	return u, m.nextCallOf(protocol.AgentCall_EXECUTOR_EXITED, wait).GetExecutorExited()
 }
 
 func TestExecutorThatDiesFailsItsTask(t *testing.T) {
@@ -181,8 +163,8 @@ func TestExecutorThatDiesFailsItsTask(t *testing.T) {
 	m.send(runTaskEvent(testFramework("fw-1"), commandTask("t1", "crash")))
 	wantUpdate(t, m.nextUpdate(wait), "t1", mesos.TaskState_TASK_STARTING)
 	wantUpdate(t, m.nextUpdate(wait), "t1", mesos.TaskState_TASK_RUNNING)
-	// EXECUTOR_EXITED and the agent's TASK_FAILED may come in either
-	// order: the update waits until RUNNING is acknowledged.
+	// EXECUTOR_EXITED may come before RUNNING, between RUNNING and the
+	// agent's TASK_FAILED, or after it: updates wait for acknowledgements.
 	failed, exited := updateAndExit(m)
 	wantUpdate(t, failed, "t1", mesos.TaskState_TASK_FAILED)
 	st := failed.GetStatus()

@@ -73,6 +73,9 @@ type Config struct {
 	Flags map[string]string
 	// Logger receives the agent's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Profiling serves net/http/pprof under /debug/pprof/ (the CLI sets
+	// it from AGORA_PPROF=1).
+	Profiling bool
 }
 
 // ErrConfig is wrapped by every configuration error.

@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -36,6 +37,10 @@ func (a *Agent) routes() http.Handler {
 	}
 	mux.HandleFunc("/files/download", getOnly(a.files.download))
 	mux.HandleFunc("/files/download.json", getOnly(a.files.download))
+	if a.cfg.Profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	return mux
 }
 

@@ -210,7 +210,9 @@ func (a *Agent) launchSpec(ex *executor) containerizer.LaunchSpec {
 // reference §5 and, for custom executors, the command's environment.
 func (a *Agent) executorEnv(ex *executor) []string {
 	checkpoint := ex.fw.info.GetCheckpoint()
-	env := append(os.Environ(),
+	env := make([]string, 0, len(a.environ)+16)
+	env = append(env, a.environ...)
+	env = append(env,
 		"MESOS_FRAMEWORK_ID="+ex.fw.id,
 		"MESOS_EXECUTOR_ID="+ex.id,
 		"MESOS_DIRECTORY="+ex.directory,

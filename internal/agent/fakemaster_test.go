@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/user"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,14 @@ type fakeMaster struct {
 	events     chan *protocol.AgentEvent
 	calls      chan *protocol.AgentCall
 	subscribes chan *protocol.AgentCall
+
+	// held are the calls a wait for one kind (nextUpdate, nextCallOf)
+	// passed over, in arrival order, for the next wait. The agent's calls
+	// of different kinds are not ordered among themselves (EXECUTOR_EXITED
+	// can overtake an update that waits for its predecessor's ack), so a
+	// wait for one kind must never throw another away.
+	heldMu sync.Mutex
+	held   []*protocol.AgentCall
 
 	mu       sync.Mutex
 	streamID string
@@ -148,39 +157,82 @@ func (m *fakeMaster) stream(w http.ResponseWriter, r *http.Request, call *protoc
 	}
 }
 
-// nextCall waits for the next recorded call.
+// nextCall waits for the next recorded call (held calls first).
 func (m *fakeMaster) nextCall(timeout time.Duration) *protocol.AgentCall {
 	m.t.Helper()
-	select {
-	case c := <-m.calls:
-		return c
-	case <-time.After(timeout):
-		m.t.Fatalf("no call from the agent within %v", timeout)
-		return nil
-	}
+	return m.nextMatching(func(*protocol.AgentCall) bool { return true }, "call", timeout)
 }
 
-// nextUpdate waits for the next UPDATE, skipping other calls.
+// nextUpdate waits for the next UPDATE; other calls are held for later.
 func (m *fakeMaster) nextUpdate(timeout time.Duration) *protocol.AgentCall_Update {
 	m.t.Helper()
-	deadline := time.Now().Add(timeout)
+	return m.nextCallOf(protocol.AgentCall_UPDATE, timeout).GetUpdate()
+}
+
+// nextCallOf waits for the next call of a type; other calls are held for
+// later.
+func (m *fakeMaster) nextCallOf(typ protocol.AgentCall_Type, timeout time.Duration) *protocol.AgentCall {
+	m.t.Helper()
+	return m.nextMatching(func(c *protocol.AgentCall) bool { return c.GetType() == typ }, typ.String(), timeout)
+}
+
+// nextMatching returns the oldest call, held or new, that match accepts;
+// the new calls it passes over are held.
+func (m *fakeMaster) nextMatching(match func(*protocol.AgentCall) bool, what string, timeout time.Duration) *protocol.AgentCall {
+	m.t.Helper()
+	if c := m.takeHeld(match); c != nil {
+		return c
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
-		c := m.nextCall(time.Until(deadline))
-		if c.GetType() == protocol.AgentCall_UPDATE {
-			return c.GetUpdate()
+		select {
+		case c := <-m.calls:
+			if match(c) {
+				return c
+			}
+			m.hold(c)
+		case <-deadline.C:
+			m.t.Fatalf("no %s from the agent within %v", what, timeout)
+			return nil
 		}
 	}
 }
 
-// nextCallOf waits for the next call of a type, skipping others.
-func (m *fakeMaster) nextCallOf(typ protocol.AgentCall_Type, timeout time.Duration) *protocol.AgentCall {
-	m.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if c := m.nextCall(time.Until(deadline)); c.GetType() == typ {
+func (m *fakeMaster) takeHeld(match func(*protocol.AgentCall) bool) *protocol.AgentCall {
+	m.heldMu.Lock()
+	defer m.heldMu.Unlock()
+	for i, c := range m.held {
+		if match(c) {
+			m.held = slices.Delete(m.held, i, i+1)
 			return c
 		}
 	}
+	return nil
+}
+
+func (m *fakeMaster) hold(c *protocol.AgentCall) {
+	m.heldMu.Lock()
+	m.held = append(m.held, c)
+	m.heldMu.Unlock()
+}
+
+// holdsUpdate reports whether an UPDATE has arrived that no wait has taken
+// yet; it does not block.
+func (m *fakeMaster) holdsUpdate() bool {
+	for drained := false; !drained; {
+		select {
+		case c := <-m.calls:
+			m.hold(c)
+		default:
+			drained = true
+		}
+	}
+	m.heldMu.Lock()
+	defer m.heldMu.Unlock()
+	return slices.ContainsFunc(m.held, func(c *protocol.AgentCall) bool {
+		return c.GetType() == protocol.AgentCall_UPDATE
+	})
 }
 
 func (m *fakeMaster) nextSubscribe(timeout time.Duration) *protocol.AgentCall {

@@ -157,13 +157,17 @@ type executorConn struct {
 
 func (c *executorConn) send(ev *executorpb.Event) { c.out.Put(ev) }
 
-// appendCapped appends v and drops the oldest entries beyond max.
+// appendCapped appends v and drops the oldest entries beyond max. A full
+// list shifts in place: a finished executor or task must not cost a copy of
+// the whole history.
 func appendCapped[T any](list []T, v T, max int) []T {
-	list = append(list, v)
-	if len(list) > max {
-		list = append(list[:0:0], list[len(list)-max:]...)
+	if len(list) < max {
+		return append(list, v)
 	}
-	return list
+	n := copy(list, list[len(list)-max+1:])
+	clear(list[n:])
+	list = list[:n]
+	return append(list, v)
 }
 
 // toTask is the mesos.v1.Task view of a task, for re-subscription.

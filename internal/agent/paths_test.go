@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -48,5 +49,27 @@ func TestNewUUIDIsVersion4(t *testing.T) {
 	}
 	if _, other := newUUID(); other == text {
 		t.Error("two UUIDs are equal")
+	}
+}
+
+func TestRunDirsAndLatestLinkAcrossRuns(t *testing.T) {
+	l := layout{workDir: t.TempDir()}
+	// The framework's first run creates the whole tree; a second executor
+	// and a second run of the first executor reuse what exists.
+	for _, run := range []struct{ eid, cid string }{{"E1", "C1"}, {"E2", "C2"}, {"E1", "C3"}} {
+		dir := l.sandbox("S1", "F1", run.eid, run.cid)
+		if err := makeRunDir(dir); err != nil {
+			t.Fatalf("makeRunDir(%s): %v", dir, err)
+		}
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			t.Fatalf("run dir %s: %v", dir, err)
+		}
+		latest := l.latestRun("S1", "F1", run.eid)
+		if err := linkLatest(run.cid, latest); err != nil {
+			t.Fatalf("linkLatest: %v", err)
+		}
+		if target, err := os.Readlink(latest); err != nil || target != run.cid {
+			t.Errorf("%s -> %q (%v), want %s", latest, target, err, run.cid)
+		}
 	}
 }

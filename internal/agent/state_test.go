@@ -139,3 +139,18 @@ func TestMetricsSnapshotNames(t *testing.T) {
 		}
 	}
 }
+
+func TestProfilingEndpointsOnlyWhenEnabled(t *testing.T) {
+	m := newFakeMaster(t)
+	for _, on := range []bool{false, true} {
+		a, _ := fakeAgent(t, m, func(c *Config) { c.Profiling = on })
+		resp, err := http.Get("http://" + a.Addr() + "/debug/pprof/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[on]; resp.StatusCode != want {
+			t.Errorf("Profiling=%v: /debug/pprof/ answers %d, want %d", on, resp.StatusCode, want)
+		}
+	}
+}

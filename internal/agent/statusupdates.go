@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,7 +63,7 @@ type updateStream struct {
 	path     string // checkpoint file; "" means not checkpointed
 	file     *os.File
 	pending  []*protocol.AgentCall_Update // pending[0] is in flight
-	received map[string]struct{}          // uuids seen, for duplicates
+	received [][]byte                     // uuids seen, for duplicates (a few per task)
 	terminal bool                         // a terminal update was received
 	backoff  time.Duration
 	retryAt  time.Time
@@ -77,7 +78,7 @@ func newUpdateManager(send func(*protocol.AgentCall_Update), syncWrites bool) *u
 // duplicate (a uuid the stream has seen) is ignored and reported.
 func (m *updateManager) Update(u *protocol.AgentCall_Update, path string, now time.Time) (duplicate bool, err error) {
 	key := streamKey{u.GetFrameworkId().GetValue(), u.GetStatus().GetTaskId().GetValue()}
-	uuid := string(u.GetStatus().GetUuid())
+	uuid := u.GetStatus().GetUuid()
 	if len(uuid) == 0 {
 		return false, errors.New("status update without uuid")
 	}
@@ -85,16 +86,16 @@ func (m *updateManager) Update(u *protocol.AgentCall_Update, path string, now ti
 	defer m.mu.Unlock()
 	s := m.streams[key]
 	if s == nil {
-		s = &updateStream{path: path, received: make(map[string]struct{})}
+		s = &updateStream{path: path}
 		m.streams[key] = s
 	}
-	if _, dup := s.received[uuid]; dup {
+	if slices.ContainsFunc(s.received, func(seen []byte) bool { return bytes.Equal(seen, uuid) }) {
 		return true, nil
 	}
 	if err := m.appendRecord(s, recordUpdate, u); err != nil {
 		return false, err
 	}
-	s.received[uuid] = struct{}{}
+	s.received = append(s.received, uuid)
 	s.pending = append(s.pending, u)
 	if isTerminal(u.GetStatus().GetState()) {
 		s.terminal = true

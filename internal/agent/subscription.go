@@ -35,6 +35,21 @@ type masterLink struct {
 	url      string
 	streamID string
 	drop     context.CancelFunc
+	// header is every call's header, built once: read-only, shared by
+	// the calls on this stream.
+	header http.Header
+}
+
+func newMasterLink(url, streamID string, drop context.CancelFunc) *masterLink {
+	return &masterLink{url: url, streamID: streamID, drop: drop, header: http.Header{
+		"Content-Type":    {wire.MediaProtobuf},
+		"Accept":          {wire.MediaProtobuf},
+		"Mesos-Stream-Id": {streamID},
+		// Calls are idempotent (updates carry uuids); this lets the
+		// transport retry on a kept-alive connection the master closed.
+		// Not sent.
+		"Idempotency-Key": nil,
+	}}
 }
 
 // stayConnected subscribes to a master and re-subscribes whenever the stream
@@ -149,7 +164,7 @@ func (a *Agent) runStream(ctx context.Context, resp *http.Response, cancel conte
 	if first.GetType() != protocol.AgentEvent_SUBSCRIBED || first.GetSubscribed() == nil {
 		return false, fmt.Errorf("master %s sent %s before SUBSCRIBED", url, first.GetType())
 	}
-	link := &masterLink{url: url, streamID: resp.Header.Get("Mesos-Stream-Id"), drop: cancel}
+	link := newMasterLink(url, resp.Header.Get("Mesos-Stream-Id"), cancel)
 	silence := missedPings * pingInterval(first.GetSubscribed())
 	watchdog.Reset(silence)
 	a.subscribed(first.GetSubscribed(), link)
@@ -329,21 +344,19 @@ func (a *Agent) post(ctx context.Context, call *protocol.AgentCall) {
 		a.log.Error("building call", "type", call.GetType(), "err", err)
 		return
 	}
-	req.Header.Set("Content-Type", wire.MediaProtobuf)
-	req.Header.Set("Accept", wire.MediaProtobuf)
-	req.Header.Set("Mesos-Stream-Id", link.streamID)
-	// Calls are idempotent (updates carry uuids); this lets the transport
-	// retry on a kept-alive connection the master closed. Not sent.
-	req.Header["Idempotency-Key"] = nil
+	req.Header = link.header
 	resp, err := a.callClient.Do(req)
 	if err != nil {
 		a.log.Debug("call failed", "type", call.GetType(), "err", err)
 		return
 	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK {
+		io.Copy(io.Discard, resp.Body) // empty; read to EOF so the connection is reused
+		return
+	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	resp.Body.Close()
 	switch resp.StatusCode {
-	case http.StatusAccepted, http.StatusOK:
 	case http.StatusBadRequest, http.StatusForbidden:
 		a.log.Warn("master refused a call; re-subscribing", "type", call.GetType(),
 			"status", resp.Status, "message", strings.TrimSpace(string(msg)))

@@ -23,8 +23,8 @@
 //   - A container survives the death of the agent: it is not a child that
 //     dies with its parent.
 //
-// Implementations: Posix (a session and process group per container, no
-// resource isolation) in this package; an in-memory fake in package fake for
+// Implementations: Posix (a session per container, no resource isolation)
+// in this package; an in-memory fake in package fake for
 // tests and the simulator. Linux isolation (namespaces, cgroups, images) and
 // Docker plug in behind the same interface.
 package containerizer

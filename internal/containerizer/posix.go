@@ -17,17 +17,32 @@ import (
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 )
 
-// recoveredPollInterval is how often Posix checks whether an adopted
-// (non-child) process still lives; it cannot wait(2) for it.
-const recoveredPollInterval = 500 * time.Millisecond
+const (
+	// recoveredPollInterval is how often Posix checks whether an adopted
+	// (non-child) process still lives; it cannot wait(2) for it.
+	recoveredPollInterval = 500 * time.Millisecond
+	// leftoverKillTimeout bounds killing what a container's first process
+	// left behind when it exited (a process stuck in the kernel may not
+	// die at once).
+	leftoverKillTimeout = 30 * time.Second
+)
 
-// Posix runs each container as a plain process in its own session and
-// process group, with no resource isolation. The first process is the
-// session leader, so the whole container is "every process whose session
-// is the leader's pid", and Destroy signals the process group.
+// Posix runs each container as a plain process in its own session, with no
+// resource isolation. The first process is the session leader, so the
+// container is every process whose session ID is the leader's pid, whatever
+// its process group (the command executor puts its task in a group of its
+// own). Destroy kills the whole session before it returns. A container
+// also ends with its first process: Wait returns at once, and whatever the
+// process left in its session is killed within leftoverBatchWindow.
+//
+// Session IDs are pids, and pids are reused (pid_max may be as low as
+// 32768). A session ID stays ours while the leader is unreaped or any
+// member lives, so a launched container's leader is reaped only after the
+// last kill by its session ID, never before.
 type Posix struct {
-	log  *slog.Logger
-	proc string // procfs mount point
+	log       *slog.Logger
+	proc      string // procfs mount point
+	leftovers *leftoverSweeper
 
 	mu         sync.Mutex
 	containers map[string]*posixContainer
@@ -39,6 +54,16 @@ type posixContainer struct {
 	status ExitStatus
 
 	destroyed bool // guarded by Posix.mu
+
+	// adopted is the leader of a recovered container, held by a pidfd
+	// where the kernel has them; nil for a container launched here.
+	adopted *os.Process
+
+	// sweep serializes killing the session with reaping its leader.
+	sweep sync.Mutex
+	// settled is set, under sweep, once the leader is reaped (or, adopted,
+	// seen gone): from then on its pid may name another session.
+	settled bool
 }
 
 // NewPosix returns a Posix containerizer that logs to log (slog.Default()
@@ -47,7 +72,12 @@ func NewPosix(log *slog.Logger) *Posix {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Posix{log: log, proc: "/proc", containers: make(map[string]*posixContainer)}
+	return &Posix{
+		log:        log,
+		proc:       "/proc",
+		leftovers:  &leftoverSweeper{proc: "/proc", log: log},
+		containers: make(map[string]*posixContainer),
+	}
 }
 
 // Launch starts spec's process in a new session.
@@ -69,16 +99,23 @@ func (p *Posix) Launch(ctx context.Context, spec LaunchSpec) (int, error) {
 		closeFiles()
 		return 0, fmt.Errorf("containerizer: container %s already exists", spec.ContainerID)
 	}
+	// Until the process exists, Destroy and Usage wait (a pid of 0 would
+	// name the kernel's session, or in kill(2) our own process group).
+	c.sweep.Lock()
 	p.containers[spec.ContainerID] = c
 	p.mu.Unlock()
 
 	err = cmd.Start()
 	closeFiles()
 	if err != nil {
+		c.settled = true
+		c.sweep.Unlock()
 		p.forget(spec.ContainerID)
+		p.finish(c, ExitStatus{Message: "launch failed: " + err.Error()})
 		return 0, fmt.Errorf("containerizer: starting %q for container %s: %w", spec.Argv[0], spec.ContainerID, err)
 	}
 	c.pid = cmd.Process.Pid
+	c.sweep.Unlock()
 	go p.reap(c, cmd)
 	return c.pid, nil
 }
@@ -186,18 +223,37 @@ func withEnv(env []string, name, value string) []string {
 	return append(out, name+"="+value)
 }
 
-// reap waits for the container's first process, records its status, and
-// kills whatever it left behind in its process group.
+// reap ends the container when its first process ends: it learns how
+// without reaping the process, ends the container (Wait returns), has the
+// leftover sweeper kill whatever the process left in its session, and only
+// then reaps it. Until then its pid, the session ID, cannot be reused, so
+// neither the sweeper nor Destroy can hit a stranger's session.
 func (p *Posix) reap(c *posixContainer, cmd *exec.Cmd) {
-	err := cmd.Wait()
-	status := ExitStatus{Known: true}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
-		status.WaitStatus = ws
-	} else if err != nil {
-		status = ExitStatus{Message: fmt.Sprintf("wait failed: %v", err)}
+	status, err := waitExited(c.pid)
+	if err != nil {
+		// Cannot happen to a child of ours. Without the pin, killing by
+		// session ID is not safe: just reap.
+		p.log.Error("waiting for a container's first process", "pid", c.pid, "err", err)
+		status = p.settle(c, cmd)
+		p.finish(c, status)
+		return
 	}
-	syscall.Kill(-c.pid, syscall.SIGKILL)
 	p.finish(c, status)
+	p.leftovers.sweep(c.pid)
+	p.settle(c, cmd)
+}
+
+// settle reaps the container's first process; its pid is free from then
+// on. It returns the wait status, for when waitExited could not tell it.
+func (p *Posix) settle(c *posixContainer, cmd *exec.Cmd) ExitStatus {
+	c.sweep.Lock()
+	defer c.sweep.Unlock()
+	err := cmd.Wait()
+	c.settled = true
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		return ExitStatus{Known: true, WaitStatus: ws}
+	}
+	return ExitStatus{Message: fmt.Sprintf("wait failed: %v", err)}
 }
 
 func (p *Posix) finish(c *posixContainer, status ExitStatus) {
@@ -238,26 +294,45 @@ func (p *Posix) Wait(ctx context.Context, containerID string) (ExitStatus, error
 	}
 }
 
-// Destroy SIGKILLs the container's process group and waits for its end.
+// Destroy SIGKILLs every process of the container's session, until none is
+// left, and waits for the container's end.
 func (p *Posix) Destroy(ctx context.Context, containerID string) error {
 	c, err := p.container(containerID)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
-	ended := isClosed(c.done)
-	if !ended {
+	if !isClosed(c.done) {
 		c.destroyed = true
-		syscall.Kill(-c.pid, syscall.SIGKILL)
-		syscall.Kill(c.pid, syscall.SIGKILL)
 	}
 	p.mu.Unlock()
+	if err := p.killContainer(ctx, c); err != nil {
+		return fmt.Errorf("containerizer: destroying %s: %w", containerID, err)
+	}
 	select {
 	case <-c.done:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("containerizer: destroying %s: %w", containerID, ctx.Err())
 	}
+}
+
+// killContainer kills the container's session unless its leader is
+// settled (then the session is already empty, and its ID may be another's).
+func (p *Posix) killContainer(ctx context.Context, c *posixContainer) error {
+	c.sweep.Lock()
+	defer c.sweep.Unlock()
+	if c.settled {
+		return nil
+	}
+	if c.adopted != nil && c.adopted.Signal(syscall.Signal(0)) != nil {
+		// Not our child: once it is gone nothing pins its pid, and a
+		// session with that ID may be a stranger's. What it left behind
+		// (if anything) is beyond reach.
+		c.settled = true
+		return nil
+	}
+	return killSession(ctx, p.proc, c.pid)
 }
 
 func isClosed(ch <-chan struct{}) bool {
@@ -276,10 +351,13 @@ func (p *Posix) Usage(containerID string) (*mesos.ResourceStatistics, error) {
 	if err != nil {
 		return nil, err
 	}
-	if isClosed(c.done) {
+	c.sweep.Lock()
+	sid := c.pid
+	c.sweep.Unlock()
+	if isClosed(c.done) || sid == 0 {
 		return nil, fmt.Errorf("containerizer: container %s has ended", containerID)
 	}
-	sample, err := sessionUsage(p.proc, c.pid)
+	sample, err := sessionUsage(p.proc, sid)
 	if err != nil {
 		return nil, fmt.Errorf("containerizer: usage of %s: %w", containerID, err)
 	}
@@ -298,7 +376,11 @@ func (p *Posix) Recover(ctx context.Context, known []RecoverSpec) error {
 		}
 		p.containers[spec.ContainerID] = c
 		p.mu.Unlock()
-		if !p.leadsSession(spec.Pid) {
+		c.sweep.Lock()
+		c.adopted = p.adopt(spec.Pid)
+		c.settled = c.adopted == nil
+		c.sweep.Unlock()
+		if c.settled {
 			p.log.Info("recovered container is gone", "container_id", spec.ContainerID, "pid", spec.Pid)
 			p.finish(c, ExitStatus{Message: "container ended while the agent was down"})
 			continue
@@ -308,8 +390,23 @@ func (p *Posix) Recover(ctx context.Context, known []RecoverSpec) error {
 	return nil
 }
 
+// adopt returns a handle on pid if it is a live session leader, as every
+// container's first process is (a reused pid is not). The handle is taken
+// before the check, so it names the process checked.
+func (p *Posix) adopt(pid int) *os.Process {
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		return nil
+	}
+	if !p.leadsSession(pid) {
+		proc.Release()
+		return nil
+	}
+	return proc
+}
+
 // leadsSession reports whether pid is alive (not a zombie) and leads its own
-// session, as every container's first process does; a reused pid does not.
+// session.
 func (p *Posix) leadsSession(pid int) bool {
 	st, err := readProcStat(p.proc, pid)
 	return err == nil && st.state != 'Z' && st.session == pid
@@ -320,9 +417,14 @@ func (p *Posix) watchAdopted(c *posixContainer) {
 	t := time.NewTicker(recoveredPollInterval)
 	defer t.Stop()
 	for range t.C {
-		if !p.leadsSession(c.pid) {
-			p.finish(c, ExitStatus{Message: "recovered container ended; exit status unknown"})
-			return
+		if c.adopted.Signal(syscall.Signal(0)) == nil && p.leadsSession(c.pid) {
+			continue
 		}
+		c.sweep.Lock()
+		c.settled = true
+		c.sweep.Unlock()
+		c.adopted.Release()
+		p.finish(c, ExitStatus{Message: "recovered container ended; exit status unknown"})
+		return
 	}
 }

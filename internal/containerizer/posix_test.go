@@ -1,6 +1,7 @@
 package containerizer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -111,8 +112,7 @@ func TestPosixDestroyKillsTheWholeGroup(t *testing.T) {
 	p := NewPosix(nil)
 	spec := testSpec(t, "c1", "/bin/sh", "-c", "sleep 300 & echo $! > child.pid; wait")
 	pid := launch(t, p, spec)
-	childFile := filepath.Join(spec.Sandbox, "child.pid")
-	child := waitForPid(t, childFile)
+	child := waitForPid(t, filepath.Join(spec.Sandbox, "child.pid"))
 
 	usage, err := p.Usage("c1")
 	if err != nil {
@@ -132,16 +132,159 @@ func TestPosixDestroyKillsTheWholeGroup(t *testing.T) {
 	if alive(pid) {
 		t.Errorf("leader %d still alive", pid)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(child) { // the orphan is reaped by init, asynchronously
-		if time.Now().After(deadline) {
-			t.Fatalf("child %d survived Destroy", child)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if inSession(child, pid) {
+		t.Errorf("child %d survived Destroy", child)
 	}
 	if err := p.Destroy(context.Background(), "c1"); err != nil {
 		t.Errorf("second Destroy: %v", err)
 	}
+}
+
+func TestPosixDestroyKillsChildrenInTheirOwnProcessGroups(t *testing.T) {
+	p := NewPosix(nil)
+	spec := helperSpec(t, "c1", helperLeader)
+	pid := launch(t, p, spec)
+	child := waitForPid(t, filepath.Join(spec.Sandbox, "child.pid"))
+	st, err := readProcStat("/proc", child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.session != pid || st.pgrp != child {
+		t.Fatalf("child session %d, group %d; want session %d and a group of its own", st.session, st.pgrp, pid)
+	}
+	for _, proc := range []int{pid, child} {
+		if !ignoresSIGTERM(t, proc) {
+			t.Fatalf("process %d does not ignore SIGTERM", proc)
+		}
+	}
+	if usage, err := p.Usage("c1"); err != nil || usage.GetProcesses() != 2 {
+		t.Errorf("Usage = %v, %v; want both processes of the session", usage, err)
+	}
+
+	if err := p.Destroy(context.Background(), "c1"); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	if st := wait(t, p, "c1"); !st.Destroyed {
+		t.Errorf("status = %+v, want destroyed", st)
+	}
+	if alive(pid) || inSession(child, pid) {
+		t.Errorf("after Destroy: leader alive %v, child alive %v", alive(pid), inSession(child, pid))
+	}
+}
+
+func TestPosixEndOfTheLeaderKillsWhatItLeftBehind(t *testing.T) {
+	p := NewPosix(nil)
+	// Several containers ending together share the sweeper's rounds.
+	specs := map[int]LaunchSpec{}
+	for _, id := range []string{"c1", "c2", "c3"} {
+		spec := helperSpec(t, id, helperLeaderExits)
+		specs[launch(t, p, spec)] = spec
+	}
+	for pid, spec := range specs {
+		st := wait(t, p, spec.ContainerID)
+		if !st.Known || st.WaitStatus.ExitStatus() != 0 || st.Destroyed {
+			errOut, _ := os.ReadFile(spec.Stderr)
+			t.Fatalf("%s: status = %+v (%s), want exit 0; stderr %q", spec.ContainerID, st, st, errOut)
+		}
+		// The container ended with its first process; what that left
+		// behind dies with the sweeper's next round.
+		child := waitForPid(t, filepath.Join(spec.Sandbox, "child.pid"))
+		deadline := time.Now().Add(5 * time.Second)
+		for inSession(child, pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: child %d outlived its container", spec.ContainerID, child)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// Then the first process, kept as a zombie to pin the session ID,
+		// is reaped.
+		for ourZombie(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: first process %d never reaped", spec.ContainerID, pid)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// ourZombie reports whether pid is an unreaped child of this process.
+func ourZombie(pid int) bool {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	return len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(os.Getpid())
+}
+
+func TestChildExitStatusFromSiginfo(t *testing.T) {
+	for _, c := range []struct {
+		code, status int32
+		want         string
+	}{
+		{cldExited, 3, "exited with status 3"},
+		{cldKilled, int32(syscall.SIGKILL), "terminated by signal killed"},
+		{cldDumped, int32(syscall.SIGSEGV), "terminated by signal segmentation fault"},
+	} {
+		st := childExitStatus(c.code, c.status)
+		if !st.Known || st.String() != c.want {
+			t.Errorf("childExitStatus(%d, %d) = %+v (%s), want %q", c.code, c.status, st, st, c.want)
+		}
+	}
+	if st := childExitStatus(cldDumped, int32(syscall.SIGSEGV)); !st.WaitStatus.CoreDump() {
+		t.Error("a dumped child's status has no core flag")
+	}
+}
+
+func TestPosixDestroyCatchesProcessesForkedWhileItKills(t *testing.T) {
+	p := NewPosix(nil)
+	spec := helperSpec(t, "c1", helperForkingLeader)
+	pid := launch(t, p, spec)
+	waitForPid(t, filepath.Join(spec.Sandbox, "child.pid"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		usage, err := p.Usage("c1")
+		if err == nil && usage.GetProcesses() >= 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the forker did not get going: %v, %v", usage, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := p.Destroy(context.Background(), "c1"); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	if left, err := liveSessionMembers("/proc", pid); err != nil || len(left) > 0 {
+		t.Errorf("after Destroy, session %d still has %v (%v)", pid, left, err)
+	}
+}
+
+// ignoresSIGTERM reads the process's ignored-signal mask.
+func ignoresSIGTERM(t *testing.T, pid int) bool {
+	t.Helper()
+	status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(status)) {
+		if hex, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return mask&(1<<(syscall.SIGTERM-1)) != 0
+		}
+	}
+	t.Fatalf("no SigIgn in /proc/%d/status", pid)
+	return false
+}
+
+// inSession reports whether pid is alive and still in session sid (so not a
+// later process that reused the pid).
+func inSession(pid, sid int) bool {
+	st, err := readProcStat("/proc", pid)
+	return err == nil && st.state != 'Z' && st.session == sid
 }
 
 func waitForPid(t *testing.T, path string) int {
@@ -245,11 +388,40 @@ func TestParseProcStatHandlesOddCommandNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := procStat{state: 'S', session: 42, utimeTicks: 250, stimeTicks: 75, threads: 3, rssPages: 77}
+	want := procStat{state: 'S', pgrp: 42, session: 42, utimeTicks: 250, stimeTicks: 75, threads: 3, rssPages: 77}
 	if st != want {
 		t.Errorf("parsed %+v, want %+v", st, want)
 	}
 	if _, err := parseProcStat([]byte("42 (x) S 1")); err == nil {
 		t.Error("short stat parsed without error")
+	}
+}
+
+// BenchmarkSweepOfAnEmptySession is what the end of every container costs:
+// the check that its leader left nothing behind.
+func BenchmarkSweepOfAnEmptySession(b *testing.B) {
+	for b.Loop() {
+		if err := killSession(context.Background(), "/proc", 1<<22); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestForEachPidListsProcessesOnly(t *testing.T) {
+	seen := map[int]bool{}
+	if err := forEachPid("/proc", func(pid int) { seen[pid] = true }); err != nil {
+		t.Fatal(err)
+	}
+	if !seen[os.Getpid()] || !seen[1] {
+		t.Errorf("listing misses this process or init (%d pids)", len(seen))
+	}
+	for _, c := range []struct {
+		name string
+		pid  int
+		ok   bool
+	}{{"42\x00", 42, true}, {"7\x00\x00\x00", 7, true}, {"self\x00", 0, false}, {"1a\x00", 0, false}, {"\x00", 0, false}} {
+		if pid, ok := parsePid([]byte(c.name)); pid != c.pid || ok != c.ok {
+			t.Errorf("parsePid(%q) = %d, %v; want %d, %v", c.name, pid, ok, c.pid, c.ok)
+		}
 	}
 }
