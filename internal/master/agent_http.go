@@ -36,7 +36,7 @@ func (m *Master) serveAgent(w http.ResponseWriter, r *http.Request) {
 	}
 	streamID := r.Header.Get("Mesos-Stream-Id")
 	var callErr error
-	if err := m.exec(r.Context(), func() { callErr = m.agentCall(call, streamID, time.Now()) }); err != nil {
+	if err := m.exec(r.Context(), func() { callErr = m.agentCall(call, streamID, m.clock.Now()) }); err != nil {
 		apihttp.WriteError(w, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err))
 		return
 	}
@@ -53,7 +53,7 @@ func (m *Master) serveAgentSubscribe(w http.ResponseWriter, r *http.Request, req
 	streamID := uuid.NewString()
 	var subErr error
 	if err := m.exec(r.Context(), func() {
-		subErr = m.agentSubscribe(call.GetSubscribe(), remoteIP, conn, streamID, time.Now())
+		subErr = m.agentSubscribe(call.GetSubscribe(), remoteIP, conn, streamID, m.clock.Now())
 	}); err != nil {
 		apihttp.WriteError(w, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err))
 		return
@@ -76,7 +76,7 @@ func (m *Master) serveAgentSubscribe(w http.ResponseWriter, r *http.Request, req
 		}
 	}
 	conn.close("agent went away")
-	m.post(func() { m.agentConnGone(conn, time.Now()) })
+	m.post(func() { m.agentConnGone(conn, m.clock.Now()) })
 }
 
 // agentCall runs a non-SUBSCRIBE agent call on the loop.

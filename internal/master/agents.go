@@ -53,7 +53,7 @@ type agent struct {
 	registeredTime   time.Time
 	reregisteredTime time.Time
 	lastSeen         time.Time
-	unreachableTimer *time.Timer
+	unreachableTimer Timer
 
 	total   resources.Resources
 	used    resources.Resources // tasks and executors, all frameworks
@@ -125,7 +125,7 @@ func (m *Master) agentSubscribe(sub *protocol.AgentCall_Subscribe, remoteIP stri
 			conn.close("registry write failed")
 			return
 		}
-		m.attachAgent(sub, info, remoteIP, conn, streamID, time.Now())
+		m.attachAgent(sub, info, remoteIP, conn, streamID, m.clock.Now())
 	})
 	return nil
 }
@@ -392,7 +392,7 @@ func (m *Master) agentDisconnected(id string, conn agentConn, now time.Time) {
 	timeout := m.cfg.AgentPingTimeout * time.Duration(m.cfg.MaxAgentPingTimeouts)
 	ag.unreachableTimer = m.after(timeout, func() {
 		if cur, ok := m.agents[id]; ok && cur == ag && !ag.connected {
-			m.markAgentUnreachable(ag, time.Now())
+			m.markAgentUnreachable(ag, m.clock.Now())
 		}
 	})
 	m.changed()

@@ -17,10 +17,8 @@ const appsNamespace = "apps/"
 // committed write because the framework runs only on the leader, after its
 // election barrier.
 type registryStore struct {
-	reg *registry.Registry
-	w   interface {
-		Apply(ctx context.Context, ops ...*registry.Operation) error
-	}
+	reg Registry
+	w   registryWriter
 }
 
 func (s *registryStore) Get(_ context.Context, ns, key string) ([]byte, error) {

@@ -10,8 +10,6 @@ import (
 	"github.com/agoraproject/agora/internal/apps"
 
 	"github.com/agoraproject/agora/internal/allocator"
-
-	"github.com/agoraproject/agora/internal/registry"
 )
 
 // Config is everything a master needs. Zero durations take the Mesos
@@ -28,7 +26,7 @@ type Config struct {
 	// Registry is the replicated registry this master is a member of (a
 	// single-node one for a cluster of one). Its Raft leader is the
 	// leading master. Required; the caller opens and closes it.
-	Registry *registry.Registry
+	Registry Registry
 	// Cluster is the optional cluster name shown in /master/state.
 	Cluster string
 
@@ -71,6 +69,11 @@ type Config struct {
 	// LogFile is the file Logger writes to, served as /master/log by
 	// LIST_FILES and READ_FILE; empty: no log file.
 	LogFile string
+	// Clock is the time source (nil: the wall clock).
+	Clock Clock
+	// ID is the master's ID, embedded in the IDs it hands out (empty: a
+	// random UUID, as Mesos). The simulator fixes it.
+	ID string
 }
 
 // Validate reports a configuration that cannot work.
@@ -111,6 +114,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = wallClock{}
 	}
 	if c.LogLevel == nil {
 		c.LogLevel = new(slog.LevelVar)

@@ -46,7 +46,7 @@ type framework struct {
 	registeredTime   time.Time
 	reregisteredTime time.Time
 	unregisteredTime time.Time
-	failoverTimer    *time.Timer
+	failoverTimer    Timer
 
 	tasks     map[string]*task // active and terminal-but-unacknowledged
 	completed []*task          // oldest first, bounded
@@ -183,7 +183,7 @@ func (m *Master) subscribe(call *scheduler.Call, conn frameworkConn, streamID st
 		if m.refuseOnWriteError(conn, err) || m.frameworks[id] != fw {
 			return
 		}
-		m.resubscribe(fw, info, suppressed, conn, streamID, time.Now())
+		m.resubscribe(fw, info, suppressed, conn, streamID, m.clock.Now())
 	})
 	return nil
 }
@@ -357,7 +357,7 @@ func (m *Master) startFailoverTimer(fw *framework, now time.Time) {
 	fw.failoverTimer = m.after(left, func() {
 		if cur, ok := m.frameworks[fw.id]; ok && cur == fw && !fw.connected {
 			m.log.Info("framework failover timeout expired", "framework_id", fw.id)
-			m.removeFramework(fw, time.Now())
+			m.removeFramework(fw, m.clock.Now())
 		}
 	})
 }

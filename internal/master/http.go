@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/agoraproject/agora/internal/promexport"
 
@@ -58,7 +57,7 @@ func (m *Master) Handler() http.Handler {
 		if err != nil {
 			return nil, err
 		}
-		return metricsOf(s, time.Now()), nil
+		return metricsOf(s, m.clock.Now()), nil
 	}))
 	mux.HandleFunc("/api/v1", lead(m.serveOperator))
 	mux.HandleFunc("/v2/", lead(m.serveApps))

@@ -43,7 +43,7 @@ func (m *Master) becomeLeader() {
 	m.leaderCtx, m.cancelLeader = ctx, cancel
 	m.status.Store(int32(recovering))
 	m.log.Info("elected leader; recovering from the registry")
-	go func() {
+	m.spawn(func() {
 		for ctx.Err() == nil {
 			err := m.reg.Barrier(ctx)
 			if err == nil {
@@ -53,18 +53,21 @@ func (m *Master) becomeLeader() {
 				state := m.reg.State()
 				m.post(func() {
 					if m.epoch == epoch {
-						m.recover(state, time.Now())
+						m.recover(state, m.clock.Now())
 					}
 				})
 				return
 			}
 			m.log.Warn("registry recovery failed; retrying", "error", err)
+			if m.simulated {
+				return // the simulator decides when to try again
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
-	}()
+	})
 }
 
 // stepDown stops acting at once: every stream closes (clients reconnect
@@ -117,7 +120,7 @@ func (m *Master) recover(st *registry.State, now time.Time) {
 	m.electedTime = now
 	m.status.Store(int32(leading))
 	m.firstLead.Do(func() { close(m.leadingOnce) })
-	m.reregisterTimer = m.after(m.cfg.AgentReregisterTimeout, func() { m.expireRecoveringAgents(time.Now()) })
+	m.reregisterTimer = m.after(m.cfg.AgentReregisterTimeout, func() { m.expireRecoveringAgents(m.clock.Now()) })
 	m.log.Info("leading", "agents", len(m.agents), "frameworks", len(m.frameworks))
 	m.startApps(m.leaderCtx)
 	m.requestAllocation()
@@ -256,7 +259,7 @@ func (m *Master) startWrite(key string, w pendingWrite) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	go func() {
+	m.spawn(func() {
 		err := m.registrar.Apply(ctx, w.ops...)
 		m.post(func() {
 			if m.epoch != epoch {
@@ -276,7 +279,7 @@ func (m *Master) startWrite(key string, w pendingWrite) {
 			m.writes[key] = queue[1:]
 			m.startWrite(key, queue[0])
 		})
-	}()
+	})
 }
 
 // Leading is closed the first time this master becomes the leading master.

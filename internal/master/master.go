@@ -16,8 +16,6 @@ import (
 
 	"github.com/agoraproject/agora/api/v1/quota"
 
-	"github.com/agoraproject/agora/internal/registry"
-
 	"github.com/google/uuid"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
@@ -33,6 +31,7 @@ var errStopped = errors.New("master is shutting down")
 type Master struct {
 	cfg      Config
 	log      *slog.Logger
+	clock    Clock
 	listener net.Listener
 	server   *http.Server
 
@@ -50,8 +49,8 @@ type Master struct {
 	// published is the newest read-only view for state endpoints.
 	published atomic.Pointer[Snapshot]
 
-	reg       *registry.Registry
-	registrar *registry.Registrar
+	reg       Registry
+	registrar registryWriter
 	// status is the leadership (follower, recovering, leading); written by
 	// the loop, read anywhere.
 	status      atomic.Int32
@@ -59,6 +58,11 @@ type Master struct {
 	firstLead   sync.Once
 	// apps is the running apps framework while this master leads.
 	apps atomic.Pointer[apps.Framework]
+
+	// simulated: driven step by step by the simulator (sim.go); posted
+	// work waits in queue instead of the inbox.
+	simulated bool
+	queue     []func()
 
 	// Everything below is owned by the loop goroutine.
 	epoch uint64 // bumped on every leadership change
@@ -85,7 +89,7 @@ type state struct {
 	unreachable       map[string]time.Time
 	gone              map[string]time.Time
 	removedFrameworks map[string]time.Time
-	reregisterTimer   *time.Timer
+	reregisterTimer   Timer
 	// writes queues registry writes per key behind the one in flight.
 	writes map[string][]pendingWrite
 	// quotas are the roles' quota configurations, as the registry has them.
@@ -117,12 +121,24 @@ func New(cfg Config) (*Master, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master: listen on %s: %w", cfg.ListenAddr, err)
 	}
+	m := newMaster(cfg, ln.Addr().String())
+	m.listener = ln
+	m.server = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	return m, nil
+}
+
+// newMaster builds a master that serves (or is simulated) at addr.
+func newMaster(cfg Config, addr string) *Master {
+	id := cfg.ID
+	if id == "" {
+		id = uuid.NewString()
+	}
 	m := &Master{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		listener:  ln,
-		id:        uuid.NewString(),
-		startTime: time.Now(),
+		id:        id,
+		clock:     cfg.Clock,
+		startTime: cfg.Clock.Now(),
 		inbox:     make(chan func(), 1024),
 		stopped:   make(chan struct{}),
 
@@ -131,10 +147,9 @@ func New(cfg Config) (*Master, error) {
 	m.reg = cfg.Registry
 	m.baseLogLevel = cfg.LogLevel.Level()
 	m.state = newState(cfg)
-	m.info = m.masterInfo()
+	m.info = m.masterInfo(addr)
 	m.pid = "master@" + net.JoinHostPort(m.info.GetAddress().GetIp(), strconv.Itoa(int(m.info.GetPort())))
-	m.server = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	return m, nil
+	return m
 }
 
 // newState is the empty state of a master that leads nothing yet.
@@ -169,8 +184,9 @@ func (m *Master) ID() string { return m.id }
 
 // Run serves HTTP and runs the master until ctx ends.
 func (m *Master) Run(ctx context.Context) error {
-	m.registrar = registry.NewRegistrar(m.reg)
-	defer m.registrar.Close()
+	var closeWriter func()
+	m.registrar, closeWriter = newWriter(m.reg)
+	defer closeWriter()
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- m.server.Serve(m.listener) }()
 	go func() {
@@ -232,12 +248,12 @@ func (m *Master) loop(ctx context.Context) {
 		case <-allocTick.C:
 			if m.isLeading() {
 				m.requestAllocation()
-				m.expireOffers(time.Now())
-				m.checkAgentPings(time.Now())
+				m.expireOffers(m.clock.Now())
+				m.checkAgentPings(m.clock.Now())
 			}
 		}
 		if m.allocationPending && m.isLeading() {
-			m.allocate(time.Now())
+			m.allocate(m.clock.Now())
 		}
 		m.toFlush.flushAll()
 	}
@@ -259,6 +275,10 @@ func (m *Master) drainInbox() {
 // post queues fn for the loop without waiting. It reports false once the
 // master has stopped.
 func (m *Master) post(fn func()) bool {
+	if m.simulated {
+		m.queue = append(m.queue, fn)
+		return true
+	}
 	select {
 	case m.inbox <- fn:
 		return true
@@ -284,10 +304,20 @@ func (m *Master) exec(ctx context.Context, fn func()) error {
 	}
 }
 
+// spawn runs fn off the loop (it may block on the registry); a simulated
+// master runs it as a later step instead.
+func (m *Master) spawn(fn func()) {
+	if m.simulated {
+		m.post(fn)
+		return
+	}
+	go fn()
+}
+
 // after runs fn on the loop once d has passed. The returned timer may be
 // stopped to cancel it.
-func (m *Master) after(d time.Duration, fn func()) *time.Timer {
-	return time.AfterFunc(d, func() { m.post(fn) })
+func (m *Master) after(d time.Duration, fn func()) Timer {
+	return m.clock.AfterFunc(d, func() { m.post(fn) })
 }
 
 // changed records that the state moved, so the next reader gets a new
@@ -308,8 +338,8 @@ func (m *Master) shutdownConnections() {
 	m.closeOperatorSubscribers()
 }
 
-func (m *Master) masterInfo() *mesos.MasterInfo {
-	host, portStr, _ := net.SplitHostPort(m.listener.Addr().String())
+func (m *Master) masterInfo(addr string) *mesos.MasterInfo {
+	host, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
 	ip := m.cfg.AdvertiseIP
 	if ip == "" {

@@ -17,7 +17,7 @@ func (m *Master) serveMetricsSnapshot(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	writeJSON(w, r, metricsOf(s, time.Now()))
+	writeJSON(w, r, metricsOf(s, m.clock.Now()))
 }
 
 // metricsOf computes the master's metrics from a snapshot: gauges from the

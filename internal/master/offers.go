@@ -34,7 +34,7 @@ type offer struct {
 func (m *Master) requestAllocation() {
 	if !m.allocationPending {
 		m.allocationPending = true
-		m.allocationRequested = time.Now()
+		m.allocationRequested = m.clock.Now()
 	}
 }
 
@@ -44,7 +44,7 @@ func (m *Master) allocate(now time.Time) {
 	m.allocationPending = false
 	start := time.Now()
 	decisions := m.alloc.Allocate(now)
-	m.metrics.allocationRun(time.Since(start), start.Sub(m.allocationRequested))
+	m.metrics.allocationRun(time.Since(start), now.Sub(m.allocationRequested))
 	byFramework := map[string][]*mesos.Offer{}
 	for _, d := range decisions {
 		fw, ag := m.frameworks[d.FrameworkID], m.agents[d.AgentID]

@@ -184,7 +184,7 @@ func (m *Master) opGetMetrics(ctx context.Context, _ *masterpb.Call) (operatorRe
 	if err != nil {
 		return operatorResult{}, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err)
 	}
-	metrics := metricsOf(s, time.Now())
+	metrics := metricsOf(s, m.clock.Now())
 	resp := response(masterpb.Response_GET_METRICS)
 	resp.GetMetrics = &masterpb.Response_GetMetrics{}
 	names := make([]string, 0, len(metrics))

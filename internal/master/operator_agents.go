@@ -99,7 +99,7 @@ func (m *Master) opMarkAgentGone(ctx context.Context, call *masterpb.Call) (oper
 		if m.agents[id] == nil && !unreachable {
 			return operatorResult{}, apihttp.Errorf(http.StatusNotFound, "Agent '%s' not found", id)
 		}
-		return operatorResult{wait: m.markGone(id, time.Now())}, nil
+		return operatorResult{wait: m.markGone(id, m.clock.Now())}, nil
 	})
 }
 
@@ -110,7 +110,7 @@ func (m *Master) opTeardown(ctx context.Context, call *masterpb.Call) (operatorR
 		if fw == nil {
 			return operatorResult{}, apihttp.Errorf(http.StatusBadRequest, "No framework found with specified ID")
 		}
-		m.removeFramework(fw, time.Now())
+		m.removeFramework(fw, m.clock.Now())
 		return operatorResult{}, nil
 	})
 }
@@ -197,7 +197,7 @@ func (m *Master) checkDrained(ag *agent) {
 		m.log.Info("agent drained", "agent_id", ag.id)
 		m.changed()
 		if config.GetMarkGone() {
-			m.markGone(ag.id, time.Now())
+			m.markGone(ag.id, m.clock.Now())
 		}
 	})
 }

@@ -178,7 +178,7 @@ func (m *Master) opStartMaintenance(ctx context.Context, call *masterpb.Call) (o
 		return m.maintenanceWrite(ops, func() {
 			for _, ag := range downed {
 				if m.agents[ag.id] == ag {
-					m.removeAgentByOperator(ag, "Agent's machine is down for maintenance", time.Now())
+					m.removeAgentByOperator(ag, "Agent's machine is down for maintenance", m.clock.Now())
 				}
 			}
 		}), nil

@@ -3,7 +3,6 @@ package master
 import (
 	"net/http"
 	"slices"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -38,7 +37,7 @@ func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, 
 			callErr = errNotLeading
 			return
 		}
-		snap = m.currentSnapshot(time.Now())
+		snap = m.currentSnapshot(m.clock.Now())
 		m.addOperatorSubscriber(sub)
 	})
 	switch {

@@ -44,7 +44,7 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 	}
 	var callErr error
 	var committed <-chan error
-	if err := m.exec(r.Context(), func() { committed, callErr = m.schedulerCall(call, streamID, time.Now()) }); err != nil {
+	if err := m.exec(r.Context(), func() { committed, callErr = m.schedulerCall(call, streamID, m.clock.Now()) }); err != nil {
 		apihttp.WriteError(w, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err))
 		return
 	}
@@ -70,7 +70,7 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, req *api
 	conn := newOutboxConn[*scheduler.Event](&m.toFlush)
 	streamID := uuid.NewString()
 	var subErr error
-	if err := m.exec(r.Context(), func() { subErr = m.subscribe(call, conn, streamID, time.Now()) }); err != nil {
+	if err := m.exec(r.Context(), func() { subErr = m.subscribe(call, conn, streamID, m.clock.Now()) }); err != nil {
 		apihttp.WriteError(w, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err))
 		return
 	}
@@ -83,7 +83,7 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, req *api
 		return // the master closed it
 	}
 	conn.close("framework went away")
-	m.post(func() { m.frameworkConnGone(conn, time.Now()) })
+	m.post(func() { m.frameworkConnGone(conn, m.clock.Now()) })
 }
 
 // validateSchedulerCall checks what can be checked without state: a known

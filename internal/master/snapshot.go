@@ -121,7 +121,7 @@ type ExecutorView struct {
 // Snapshot returns a current read-only view of the master's state.
 func (m *Master) Snapshot(ctx context.Context) (*Snapshot, error) {
 	var snap *Snapshot
-	err := m.exec(ctx, func() { snap = m.currentSnapshot(time.Now()) })
+	err := m.exec(ctx, func() { snap = m.currentSnapshot(m.clock.Now()) })
 	return snap, err
 }
 
