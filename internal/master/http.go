@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agoraproject/agora/internal/webui"
+
 	"github.com/agoraproject/agora/internal/promexport"
 
 	"github.com/agoraproject/agora/internal/apihttp"
@@ -72,6 +74,7 @@ func (m *Master) Handler() http.Handler {
 	for _, p := range []string{"/quota", "/master/quota"} {
 		mux.HandleFunc("GET "+p, lead(m.serveQuota))
 	}
+	mux.Handle("/", webui.Handler()) // the web UI, on every master
 	mux.HandleFunc("GET /agora/v1/masters", m.serveMembers)
 	mux.HandleFunc("POST /agora/v1/masters", lead(m.serveAddMember))
 	mux.HandleFunc("DELETE /agora/v1/masters/{address}", lead(m.serveRemoveMember))
