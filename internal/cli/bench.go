@@ -29,7 +29,7 @@ func newBenchCommand() *cobra.Command {
 				return err
 			}
 			defer cleanup()
-			res, err := sim.Launch(cmd.Context(), sim.ClusterConfig{Masters: 1, WorkDir: dir}, cfg)
+			res, err := sim.Launch(cmd.Context(), sim.ClusterConfig{Masters: 1, WorkDir: dir, Profiling: cfg.ProfileFile != ""}, cfg)
 			if res != nil {
 				sim.Print(cmd.OutOrStdout(), "launch", res, asJSON)
 			}
@@ -46,6 +46,8 @@ func newBenchCommand() *cobra.Command {
 	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
 	f.DurationVar(&cfg.TaskDuration, "task_duration", 0, "tasks finish this long after running (0: never)")
 	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Minute, "give up after this long")
+	f.IntVar(&cfg.MaxInFlight, "max_in_flight", 0, "per framework, tasks launched and not yet running (0: no bound)")
+	f.StringVar(&cfg.ProfileFile, "master_profile", "", "write a 15 s CPU profile of the master taken during the launch")
 	cmd.AddCommand(launch, newBenchFailoverCommand(&asJSON, &workDir))
 	return cmd
 }

@@ -97,10 +97,15 @@ func (m *Master) agentCall(call *protocol.AgentCall, streamID string, now time.T
 	ag.lastSeen = now
 	switch call.GetType() {
 	case protocol.AgentCall_UPDATE:
-		if call.Update == nil {
-			return apihttp.Errorf(http.StatusBadRequest, "Expecting 'update' to be present")
+		if call.Update == nil && len(call.GetUpdates()) == 0 {
+			return apihttp.Errorf(http.StatusBadRequest, "Expecting 'update' or 'updates' to be present")
 		}
-		m.statusUpdate(ag, call.GetUpdate(), now)
+		if call.Update != nil {
+			m.statusUpdate(ag, call.GetUpdate(), now)
+		}
+		for _, u := range call.GetUpdates() {
+			m.statusUpdate(ag, u, now)
+		}
 	case protocol.AgentCall_EXECUTOR_EXITED:
 		if call.ExecutorExited == nil {
 			return apihttp.Errorf(http.StatusBadRequest, "Expecting 'executor_exited' to be present")

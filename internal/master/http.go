@@ -55,7 +55,7 @@ func (m *Master) Handler() http.Handler {
 	}
 	mux.HandleFunc("GET /metrics/snapshot", m.serveMetricsSnapshot)
 	mux.Handle("GET /metrics", promexport.Handler(func(r *http.Request) (map[string]float64, error) {
-		s, err := m.Snapshot(r.Context())
+		s, err := m.MetricsSnapshot(r.Context())
 		if err != nil {
 			return nil, err
 		}

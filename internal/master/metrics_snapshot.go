@@ -7,14 +7,16 @@ import (
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/api/v1/scheduler"
+	"github.com/agoraproject/agora/internal/apihttp"
 	"github.com/agoraproject/agora/internal/hostinfo"
 )
 
 // serveMetricsSnapshot is /metrics/snapshot: a flat object of Mesos metric
 // names (reference §7.1) to numbers.
 func (m *Master) serveMetricsSnapshot(w http.ResponseWriter, r *http.Request) {
-	s := m.snapshotFor(w, r)
-	if s == nil {
+	s, err := m.MetricsSnapshot(r.Context())
+	if err != nil {
+		apihttp.WriteError(w, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err))
 		return
 	}
 	writeJSON(w, r, metricsOf(s, m.clock.Now()))
@@ -130,10 +132,9 @@ func addFrameworkMetrics(out map[string]float64, s *Snapshot) {
 func addTaskMetrics(out map[string]float64, s *Snapshot) {
 	gauges := map[mesos.TaskState]float64{}
 	for i := range s.Frameworks {
-		for _, t := range s.Frameworks[i].Tasks {
-			gauges[t.State]++
+		for state, n := range s.Frameworks[i].TaskStates {
+			gauges[state] += float64(n)
 		}
-		gauges[mesos.TaskState_TASK_UNREACHABLE] += float64(len(s.Frameworks[i].UnreachableTasks))
 	}
 	for _, st := range []mesos.TaskState{mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING,
 		mesos.TaskState_TASK_RUNNING, mesos.TaskState_TASK_KILLING, mesos.TaskState_TASK_UNREACHABLE} {

@@ -180,7 +180,7 @@ func versionInfo() *mesos.VersionInfo {
 }
 
 func (m *Master) opGetMetrics(ctx context.Context, _ *masterpb.Call) (operatorResult, error) {
-	s, err := m.Snapshot(ctx)
+	s, err := m.MetricsSnapshot(ctx)
 	if err != nil {
 		return operatorResult{}, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err)
 	}

@@ -204,8 +204,13 @@ type AgentCall struct {
 	ExecutorExited *AgentCall_ExecutorExited `protobuf:"bytes,5,opt,name=executor_exited,json=executorExited" json:"executor_exited,omitempty"`
 	Message        *AgentCall_Message        `protobuf:"bytes,6,opt,name=message" json:"message,omitempty"`
 	Pong           *AgentCall_Pong           `protobuf:"bytes,7,opt,name=pong" json:"pong,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// A call of type UPDATE may carry several status updates here, besides
+	// or instead of `update`; the master applies `update` first, then these
+	// in order. An agent batches the heads of several tasks' streams so
+	// that a burst of updates costs one request.
+	Updates       []*AgentCall_Update `protobuf:"bytes,8,rep,name=updates" json:"updates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AgentCall) Reset() {
@@ -283,6 +288,13 @@ func (x *AgentCall) GetMessage() *AgentCall_Message {
 func (x *AgentCall) GetPong() *AgentCall_Pong {
 	if x != nil {
 		return x.Pong
+	}
+	return nil
+}
+
+func (x *AgentCall) GetUpdates() []*AgentCall_Update {
+	if x != nil {
+		return x.Updates
 	}
 	return nil
 }
@@ -1484,7 +1496,7 @@ var File_protocol_proto protoreflect.FileDescriptor
 
 const file_protocol_proto_rawDesc = "" +
 	"\n" +
-	"\x0eprotocol.proto\x12\x0eagora.protocol\x1a\x14v1/mesos/mesos.proto\"\xcc\v\n" +
+	"\x0eprotocol.proto\x12\x0eagora.protocol\x1a\x14v1/mesos/mesos.proto\"\x88\f\n" +
 	"\tAgentCall\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.agora.protocol.AgentCall.TypeR\x04type\x12,\n" +
 	"\bagent_id\x18\x02 \x01(\v2\x11.mesos.v1.AgentIDR\aagentId\x12A\n" +
@@ -1492,7 +1504,8 @@ const file_protocol_proto_rawDesc = "" +
 	"\x06update\x18\x04 \x01(\v2 .agora.protocol.AgentCall.UpdateR\x06update\x12Q\n" +
 	"\x0fexecutor_exited\x18\x05 \x01(\v2(.agora.protocol.AgentCall.ExecutorExitedR\x0eexecutorExited\x12;\n" +
 	"\amessage\x18\x06 \x01(\v2!.agora.protocol.AgentCall.MessageR\amessage\x122\n" +
-	"\x04pong\x18\a \x01(\v2\x1e.agora.protocol.AgentCall.PongR\x04pong\x1a\xc3\x03\n" +
+	"\x04pong\x18\a \x01(\v2\x1e.agora.protocol.AgentCall.PongR\x04pong\x12:\n" +
+	"\aupdates\x18\b \x03(\v2 .agora.protocol.AgentCall.UpdateR\aupdates\x1a\xc3\x03\n" +
 	"\tSubscribe\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12B\n" +
@@ -1675,59 +1688,60 @@ var file_protocol_proto_depIdxs = []int32{
 	6,  // 4: agora.protocol.AgentCall.executor_exited:type_name -> agora.protocol.AgentCall.ExecutorExited
 	7,  // 5: agora.protocol.AgentCall.message:type_name -> agora.protocol.AgentCall.Message
 	8,  // 6: agora.protocol.AgentCall.pong:type_name -> agora.protocol.AgentCall.Pong
-	1,  // 7: agora.protocol.AgentEvent.type:type_name -> agora.protocol.AgentEvent.Type
-	9,  // 8: agora.protocol.AgentEvent.subscribed:type_name -> agora.protocol.AgentEvent.Subscribed
-	10, // 9: agora.protocol.AgentEvent.run_task:type_name -> agora.protocol.AgentEvent.RunTask
-	11, // 10: agora.protocol.AgentEvent.run_task_group:type_name -> agora.protocol.AgentEvent.RunTaskGroup
-	12, // 11: agora.protocol.AgentEvent.kill_task:type_name -> agora.protocol.AgentEvent.KillTask
-	13, // 12: agora.protocol.AgentEvent.acknowledge:type_name -> agora.protocol.AgentEvent.Acknowledge
-	14, // 13: agora.protocol.AgentEvent.shutdown_executor:type_name -> agora.protocol.AgentEvent.ShutdownExecutor
-	15, // 14: agora.protocol.AgentEvent.shutdown_framework:type_name -> agora.protocol.AgentEvent.ShutdownFramework
-	16, // 15: agora.protocol.AgentEvent.message:type_name -> agora.protocol.AgentEvent.Message
-	17, // 16: agora.protocol.AgentEvent.update_framework:type_name -> agora.protocol.AgentEvent.UpdateFramework
-	18, // 17: agora.protocol.AgentEvent.ping:type_name -> agora.protocol.AgentEvent.Ping
-	19, // 18: agora.protocol.AgentEvent.shutdown:type_name -> agora.protocol.AgentEvent.Shutdown
-	20, // 19: agora.protocol.AgentEvent.error:type_name -> agora.protocol.AgentEvent.Error
-	21, // 20: agora.protocol.AgentEvent.checkpoint_resources:type_name -> agora.protocol.AgentEvent.CheckpointResources
-	23, // 21: agora.protocol.AgentCall.Subscribe.agent_info:type_name -> mesos.v1.AgentInfo
-	24, // 22: agora.protocol.AgentCall.Subscribe.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	25, // 23: agora.protocol.AgentCall.Subscribe.frameworks:type_name -> mesos.v1.FrameworkInfo
-	26, // 24: agora.protocol.AgentCall.Subscribe.executors:type_name -> mesos.v1.ExecutorInfo
-	27, // 25: agora.protocol.AgentCall.Subscribe.tasks:type_name -> mesos.v1.Task
-	28, // 26: agora.protocol.AgentCall.Subscribe.address:type_name -> mesos.v1.Address
-	29, // 27: agora.protocol.AgentCall.Subscribe.checkpointed_resources:type_name -> mesos.v1.Resource
-	30, // 28: agora.protocol.AgentCall.Update.framework_id:type_name -> mesos.v1.FrameworkID
-	31, // 29: agora.protocol.AgentCall.Update.status:type_name -> mesos.v1.TaskStatus
-	32, // 30: agora.protocol.AgentCall.Update.latest_state:type_name -> mesos.v1.TaskState
-	30, // 31: agora.protocol.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	33, // 32: agora.protocol.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	30, // 33: agora.protocol.AgentCall.Message.framework_id:type_name -> mesos.v1.FrameworkID
-	33, // 34: agora.protocol.AgentCall.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	22, // 35: agora.protocol.AgentEvent.Subscribed.agent_id:type_name -> mesos.v1.AgentID
-	34, // 36: agora.protocol.AgentEvent.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
-	25, // 37: agora.protocol.AgentEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
-	26, // 38: agora.protocol.AgentEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
-	35, // 39: agora.protocol.AgentEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
-	25, // 40: agora.protocol.AgentEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
-	26, // 41: agora.protocol.AgentEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	36, // 42: agora.protocol.AgentEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	30, // 43: agora.protocol.AgentEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	37, // 44: agora.protocol.AgentEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
-	38, // 45: agora.protocol.AgentEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	30, // 46: agora.protocol.AgentEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
-	37, // 47: agora.protocol.AgentEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	30, // 48: agora.protocol.AgentEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	33, // 49: agora.protocol.AgentEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	30, // 50: agora.protocol.AgentEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 51: agora.protocol.AgentEvent.Message.framework_id:type_name -> mesos.v1.FrameworkID
-	33, // 52: agora.protocol.AgentEvent.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	25, // 53: agora.protocol.AgentEvent.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	29, // 54: agora.protocol.AgentEvent.CheckpointResources.resources:type_name -> mesos.v1.Resource
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	5,  // 7: agora.protocol.AgentCall.updates:type_name -> agora.protocol.AgentCall.Update
+	1,  // 8: agora.protocol.AgentEvent.type:type_name -> agora.protocol.AgentEvent.Type
+	9,  // 9: agora.protocol.AgentEvent.subscribed:type_name -> agora.protocol.AgentEvent.Subscribed
+	10, // 10: agora.protocol.AgentEvent.run_task:type_name -> agora.protocol.AgentEvent.RunTask
+	11, // 11: agora.protocol.AgentEvent.run_task_group:type_name -> agora.protocol.AgentEvent.RunTaskGroup
+	12, // 12: agora.protocol.AgentEvent.kill_task:type_name -> agora.protocol.AgentEvent.KillTask
+	13, // 13: agora.protocol.AgentEvent.acknowledge:type_name -> agora.protocol.AgentEvent.Acknowledge
+	14, // 14: agora.protocol.AgentEvent.shutdown_executor:type_name -> agora.protocol.AgentEvent.ShutdownExecutor
+	15, // 15: agora.protocol.AgentEvent.shutdown_framework:type_name -> agora.protocol.AgentEvent.ShutdownFramework
+	16, // 16: agora.protocol.AgentEvent.message:type_name -> agora.protocol.AgentEvent.Message
+	17, // 17: agora.protocol.AgentEvent.update_framework:type_name -> agora.protocol.AgentEvent.UpdateFramework
+	18, // 18: agora.protocol.AgentEvent.ping:type_name -> agora.protocol.AgentEvent.Ping
+	19, // 19: agora.protocol.AgentEvent.shutdown:type_name -> agora.protocol.AgentEvent.Shutdown
+	20, // 20: agora.protocol.AgentEvent.error:type_name -> agora.protocol.AgentEvent.Error
+	21, // 21: agora.protocol.AgentEvent.checkpoint_resources:type_name -> agora.protocol.AgentEvent.CheckpointResources
+	23, // 22: agora.protocol.AgentCall.Subscribe.agent_info:type_name -> mesos.v1.AgentInfo
+	24, // 23: agora.protocol.AgentCall.Subscribe.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	25, // 24: agora.protocol.AgentCall.Subscribe.frameworks:type_name -> mesos.v1.FrameworkInfo
+	26, // 25: agora.protocol.AgentCall.Subscribe.executors:type_name -> mesos.v1.ExecutorInfo
+	27, // 26: agora.protocol.AgentCall.Subscribe.tasks:type_name -> mesos.v1.Task
+	28, // 27: agora.protocol.AgentCall.Subscribe.address:type_name -> mesos.v1.Address
+	29, // 28: agora.protocol.AgentCall.Subscribe.checkpointed_resources:type_name -> mesos.v1.Resource
+	30, // 29: agora.protocol.AgentCall.Update.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 30: agora.protocol.AgentCall.Update.status:type_name -> mesos.v1.TaskStatus
+	32, // 31: agora.protocol.AgentCall.Update.latest_state:type_name -> mesos.v1.TaskState
+	30, // 32: agora.protocol.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 33: agora.protocol.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	30, // 34: agora.protocol.AgentCall.Message.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 35: agora.protocol.AgentCall.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	22, // 36: agora.protocol.AgentEvent.Subscribed.agent_id:type_name -> mesos.v1.AgentID
+	34, // 37: agora.protocol.AgentEvent.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
+	25, // 38: agora.protocol.AgentEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
+	26, // 39: agora.protocol.AgentEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
+	35, // 40: agora.protocol.AgentEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
+	25, // 41: agora.protocol.AgentEvent.RunTaskGroup.framework:type_name -> mesos.v1.FrameworkInfo
+	26, // 42: agora.protocol.AgentEvent.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	36, // 43: agora.protocol.AgentEvent.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	30, // 44: agora.protocol.AgentEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	37, // 45: agora.protocol.AgentEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
+	38, // 46: agora.protocol.AgentEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	30, // 47: agora.protocol.AgentEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
+	37, // 48: agora.protocol.AgentEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	30, // 49: agora.protocol.AgentEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 50: agora.protocol.AgentEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	30, // 51: agora.protocol.AgentEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 52: agora.protocol.AgentEvent.Message.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 53: agora.protocol.AgentEvent.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	25, // 54: agora.protocol.AgentEvent.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	29, // 55: agora.protocol.AgentEvent.CheckpointResources.resources:type_name -> mesos.v1.Resource
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_protocol_proto_init() }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -39,6 +40,8 @@ type Agent struct {
 	// Registered counts SUBSCRIBED events received (re-registrations too).
 	registered chan struct{}
 	regCount   int
+	// outgoing updates, sent in batches by sendLoop.
+	outgoing chan headUpdate
 }
 
 type simTask struct {
@@ -51,7 +54,8 @@ type simTask struct {
 // NewAgent returns an agent with the given resources.
 func NewAgent(hostname string, res []*mesos.Resource, masters []string, client *http.Client, taskDuration time.Duration) *Agent {
 	return &Agent{Hostname: hostname, Resources: res, Masters: masters, Client: client, TaskDuration: taskDuration,
-		tasks: map[string]*simTask{}, pending: map[string][]byte{}, registered: make(chan struct{}, 1)}
+		tasks: map[string]*simTask{}, pending: map[string][]byte{}, registered: make(chan struct{}, 1),
+		outgoing: make(chan headUpdate, 1024)}
 }
 
 // ID is the agent's ID once registered.
@@ -86,6 +90,7 @@ func (a *Agent) Running() int {
 // acknowledged are re-sent every resendInterval, as the real agent does.
 func (a *Agent) Run(ctx context.Context) {
 	go a.resendLoop(ctx)
+	go a.sendLoop(ctx)
 	backoff := 10 * time.Millisecond
 	for ctx.Err() == nil {
 		a.session(ctx)
@@ -297,8 +302,37 @@ func (a *Agent) report(ctx context.Context, fid, taskID string, state mesos.Task
 }
 
 func (a *Agent) sendUpdate(ctx context.Context, fid string, st *mesos.TaskStatus) {
-	a.call(ctx, &protocol.AgentCall{Type: protocol.AgentCall_UPDATE.Enum(), Update: &protocol.AgentCall_Update{
-		FrameworkId: &mesos.FrameworkID{Value: proto.String(fid)}, Status: st}})
+	select {
+	case a.outgoing <- headUpdate{fid, st}:
+	case <-ctx.Done():
+	}
+}
+
+// sendLoop sends queued updates, all that are waiting in one call.
+func (a *Agent) sendLoop(ctx context.Context) {
+	for {
+		var batch []*protocol.AgentCall_Update
+		select {
+		case <-ctx.Done():
+			return
+		case u := <-a.outgoing:
+			batch = append(batch, updateOf(u))
+		}
+	more:
+		for len(batch) < 256 {
+			select {
+			case u := <-a.outgoing:
+				batch = append(batch, updateOf(u))
+			default:
+				break more
+			}
+		}
+		a.call(ctx, &protocol.AgentCall{Type: protocol.AgentCall_UPDATE.Enum(), Updates: batch})
+	}
+}
+
+func updateOf(u headUpdate) *protocol.AgentCall_Update {
+	return &protocol.AgentCall_Update{FrameworkId: &mesos.FrameworkID{Value: proto.String(u.fid)}, Status: u.status}
 }
 
 func (a *Agent) acknowledged(ctx context.Context, ack *protocol.AgentEvent_Acknowledge) {
@@ -342,11 +376,18 @@ func (a *Agent) call(ctx context.Context, c *protocol.AgentCall) {
 	body, _ := proto.Marshal(c)
 	resp, err := a.post(ctx, "http://"+master+"/agora/v1/agent", body, streamID)
 	if err != nil {
+		callErrors.Add(1)
 		return
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		callErrors.Add(1)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 }
+
+// callErrors counts agent calls that failed (they are re-sent later).
+var callErrors atomic.Int64
 
 func isTerminal(s mesos.TaskState) bool {
 	switch s {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -26,7 +27,9 @@ type MasterProcess struct {
 	bin  string
 	log  string
 	cmd  *exec.Cmd
-	done chan struct{}
+
+	profiling bool
+	done      chan struct{}
 }
 
 // ClusterConfig describes the masters a scenario starts.
@@ -41,6 +44,8 @@ type ClusterConfig struct {
 	MasterFlags []string
 	// RaftTimeout is the masters' --raft_timeout (default 1 s).
 	RaftTimeout time.Duration
+	// Profiling serves pprof on the masters (AGORA_PPROF=1).
+	Profiling bool
 }
 
 // StartMasters starts the masters on 127.0.0.1, 127.0.0.2, ... and waits
@@ -80,6 +85,7 @@ func StartMasters(ctx context.Context, cfg ClusterConfig) ([]*MasterProcess, err
 			m.args = append(m.args, "--peers="+strings.Join(peers, ","))
 		}
 		m.log = dir + ".log"
+		m.profiling = cfg.Profiling
 		if err := m.Start(); err != nil {
 			return nil, err
 		}
@@ -103,6 +109,9 @@ func (m *MasterProcess) Start() error {
 	m.cmd = exec.Command(m.bin, m.args...)
 	m.cmd.Stdout, m.cmd.Stderr = f, f
 	m.cmd.Env = append(os.Environ(), "AGORA_LOG_LEVEL=warn")
+	if m.profiling {
+		m.cmd.Env = append(m.cmd.Env, "AGORA_PPROF=1")
+	}
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := m.cmd.Start(); err != nil {
 		return err
@@ -208,4 +217,24 @@ func raftTimeout(cfg ClusterConfig) time.Duration {
 		return cfg.RaftTimeout
 	}
 	return time.Second
+}
+
+// CPUProfile fetches a CPU profile of the master over d into file (the
+// master must run with Profiling).
+func (m *MasterProcess) CPUProfile(d time.Duration, file string) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m.Addr, int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }

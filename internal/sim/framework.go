@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agoraproject/agora/api/wire"
+
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
@@ -26,9 +28,13 @@ type Framework struct {
 	Replace bool
 	CPUs    float64
 	Mem     float64
+	// MaxInFlight bounds the tasks launched and not yet running (0: no
+	// bound): the latency of a paced launch rather than of one burst.
+	MaxInFlight int
 
 	client *scheduler.Client
 	acks   chan *mesos.TaskStatus
+	offers chan []*mesos.Offer
 
 	mu        sync.Mutex
 	next      int
@@ -36,8 +42,9 @@ type Framework struct {
 	latencies []time.Duration
 	live      int // launched and not ended
 
-	offers, running, finished, lost atomic.Int64
+	offered, running, finished, lost atomic.Int64
 	subscribed                      atomic.Int64
+	suppressed                      atomic.Bool
 	firstAccept, lastRunning        atomic.Int64 // unix nanos
 }
 
@@ -46,12 +53,28 @@ func (f *Framework) Start(ctx context.Context, masters []string) error {
 	info := &mesos.FrameworkInfo{User: proto.String("bench"), Name: proto.String(f.Name),
 		FailoverTimeout: proto.Float64(3600), Checkpoint: proto.Bool(true)}
 	c, err := scheduler.New(scheduler.Config{Masters: masters, Framework: info,
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second,
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second, Encoding: wire.Protobuf,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
 	}
 	f.client, f.accepted, f.acks = c, map[string]time.Time{}, make(chan *mesos.TaskStatus, 4096)
+	f.offers = make(chan []*mesos.Offer, 1024)
+	// Offers are used off the event goroutine, so that updates are seen
+	// (and latencies measured) when they arrive, not after a burst of
+	// offers has been answered.
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case batch := <-f.offers:
+				for _, o := range batch {
+					f.useOffer(ctx, o)
+				}
+			}
+		}
+	}()
 	for range 8 { // acknowledgements go out concurrently
 		go func() {
 			for st := range f.acks {
@@ -75,10 +98,8 @@ func (f *Framework) HandleEvent(ctx context.Context, ev *sched.Event) {
 	case sched.Event_SUBSCRIBED:
 		f.subscribed.Add(1)
 	case sched.Event_OFFERS:
-		for _, o := range ev.GetOffers().GetOffers() {
-			f.offers.Add(1)
-			f.useOffer(ctx, o)
-		}
+		f.offered.Add(int64(len(ev.GetOffers().GetOffers())))
+		f.offers <- ev.GetOffers().GetOffers()
 	case sched.Event_UPDATE:
 		f.update(ev.GetUpdate().GetStatus())
 	}
@@ -97,7 +118,8 @@ func (f *Framework) useOffer(ctx context.Context, o *mesos.Offer) {
 	now := time.Now()
 	f.mu.Lock()
 	var tasks []*mesos.TaskInfo
-	for cpus >= f.CPUs-1e-9 && mem >= f.Mem && f.live < f.Target && (f.Replace || f.next < f.Target) {
+	for cpus >= f.CPUs-1e-9 && mem >= f.Mem && f.live < f.Target && (f.Replace || f.next < f.Target) &&
+		(f.MaxInFlight == 0 || len(f.accepted) < f.MaxInFlight) {
 		id := f.Name + "-" + strconv.Itoa(f.next)
 		f.next++
 		f.live++
@@ -109,9 +131,20 @@ func (f *Framework) useOffer(ctx context.Context, o *mesos.Offer) {
 			Command:   &mesos.CommandInfo{Value: proto.String("true")},
 		})
 	}
+	full := f.live >= f.Target && !f.Replace
+	paced := f.MaxInFlight > 0 && len(f.accepted) >= f.MaxInFlight
 	f.mu.Unlock()
+	if len(tasks) == 0 && paced && !full {
+		f.client.Decline(ctx, []*mesos.OfferID{o.GetId()}, &mesos.Filters{RefuseSeconds: proto.Float64(1)})
+		return
+	}
 	if len(tasks) == 0 {
-		f.client.Decline(ctx, []*mesos.OfferID{o.GetId()}, &mesos.Filters{RefuseSeconds: proto.Float64(5)})
+		// As a well-behaved framework: refuse the agent for a while, and
+		// stop offers altogether once nothing more is wanted.
+		f.client.Decline(ctx, []*mesos.OfferID{o.GetId()}, &mesos.Filters{RefuseSeconds: proto.Float64(60)})
+		if full && f.suppressed.CompareAndSwap(false, true) {
+			f.client.Suppress(ctx)
+		}
 		return
 	}
 	f.firstAccept.CompareAndSwap(0, now.UnixNano())

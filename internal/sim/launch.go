@@ -17,6 +17,12 @@ type LaunchConfig struct {
 	TaskDuration time.Duration
 	// Timeout bounds the whole scenario.
 	Timeout time.Duration
+	// MaxInFlight bounds each framework's tasks launched but not yet
+	// running (0: launch everything offers hold at once).
+	MaxInFlight int
+	// ProfileFile, if set, receives a 15 s CPU profile of the leading
+	// master taken while tasks launch (the masters need Profiling).
+	ProfileFile string
 }
 
 // LaunchResult is what the launch scenario measured.
@@ -42,6 +48,7 @@ type LaunchResult struct {
 	RSSPerTaskKB    float64 `json:"master_rss_per_task_kb"`
 	HeapPerAgentKB  float64 `json:"master_heap_per_agent_kb"`
 	HeapPerTaskKB   float64 `json:"master_heap_per_task_kb"`
+	AgentCallErrors int64   `json:"agent_call_errors"`
 }
 
 // Launch runs the scenario against masters it starts.
@@ -78,6 +85,9 @@ func Launch(ctx context.Context, cc ClusterConfig, cfg LaunchConfig) (*LaunchRes
 	if err != nil {
 		return nil, err
 	}
+	if cfg.ProfileFile != "" {
+		go leader.CPUProfile(15*time.Second, cfg.ProfileFile)
+	}
 	waitErr := waitRunning(ctx, frameworks, cfg.Tasks)
 	res.fill(frameworks)
 	if waitErr != nil {
@@ -90,6 +100,7 @@ func Launch(ctx context.Context, cc ClusterConfig, cfg LaunchConfig) (*LaunchRes
 		res.AllocationMaxMs = metrics["allocator/mesos/allocation_run_ms/max"]
 	}
 	res.MasterRSSMB, res.MasterHeapMB = withTasks.rss/1e6, withTasks.heap/1e6
+	res.AgentCallErrors = callErrors.Load()
 	if cfg.Agents > 0 {
 		res.RSSPerAgentKB = (withAgents.rss - base.rss) / 1e3 / float64(cfg.Agents)
 		res.HeapPerAgentKB = (withAgents.heap - base.heap) / 1e3 / float64(cfg.Agents)
@@ -149,7 +160,7 @@ func startFrameworks(ctx context.Context, cfg LaunchConfig, masters []string) ([
 		if i == cfg.Frameworks-1 {
 			target = cfg.Tasks - per*(cfg.Frameworks-1)
 		}
-		fw := &Framework{Name: fmt.Sprintf("bench-%d", i), Target: target, CPUs: cfg.TaskCPUs, Mem: cfg.TaskMem}
+		fw := &Framework{Name: fmt.Sprintf("bench-%d", i), Target: target, CPUs: cfg.TaskCPUs, Mem: cfg.TaskMem, MaxInFlight: cfg.MaxInFlight}
 		if err := fw.Start(ctx, masters); err != nil {
 			return nil, err
 		}
@@ -182,7 +193,7 @@ func (r *LaunchResult) fill(fws []*Framework) {
 	for _, f := range fws {
 		lat = append(lat, f.Latencies()...)
 		r.Running += int(f.running.Load())
-		offers += f.offers.Load()
+		offers += f.offered.Load()
 		if a := f.firstAccept.Load(); a != 0 && (first == 0 || a < first) {
 			first = a
 		}
