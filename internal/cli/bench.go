@@ -48,7 +48,7 @@ func newBenchCommand() *cobra.Command {
 	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Minute, "give up after this long")
 	f.IntVar(&cfg.MaxInFlight, "max_in_flight", 0, "per framework, tasks launched and not yet running (0: no bound)")
 	f.StringVar(&cfg.ProfileFile, "master_profile", "", "write a 15 s CPU profile of the master taken during the launch")
-	cmd.AddCommand(launch, newBenchFailoverCommand(&asJSON, &workDir))
+	cmd.AddCommand(launch, newBenchFailoverCommand(&asJSON, &workDir), newBenchStateCommand(&asJSON, &workDir))
 	return cmd
 }
 
@@ -90,4 +90,37 @@ func benchDir(dir string) (string, func(), error) {
 	}
 	tmp, err := os.MkdirTemp("", "agora-bench")
 	return tmp, func() { os.RemoveAll(tmp) }, err
+}
+
+func newBenchStateCommand(asJSON *bool, workDir *string) *cobra.Command {
+	var cfg sim.StateConfig
+	cmd := &cobra.Command{
+		Use:   "state",
+		Short: "/master/state and GET_STATE latency and size with many tasks, while launching continues",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, cleanup, err := benchDir(*workDir)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			res, err := sim.State(cmd.Context(), sim.ClusterConfig{Masters: 1, WorkDir: dir, Profiling: cfg.ProfileFile != ""}, cfg)
+			if res != nil {
+				sim.Print(cmd.OutOrStdout(), "state", res, *asJSON)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Agents, "agents", 1000, "simulated agents")
+	f.IntVar(&cfg.Tasks, "tasks", 100000, "tasks running while the state is read")
+	f.IntVar(&cfg.Readers, "readers", 2, "concurrent readers (half /master/state, half GET_STATE)")
+	f.Float64Var(&cfg.AgentCPUs, "agent_cpus", 16, "cpus per agent")
+	f.Float64Var(&cfg.AgentMem, "agent_mem", 65536, "mem (MB) per agent")
+	f.Float64Var(&cfg.TaskCPUs, "task_cpus", 0.1, "cpus per task")
+	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
+	f.DurationVar(&cfg.Duration, "duration", 15*time.Second, "how long to read (and, before, to watch without readers)")
+	f.StringVar(&cfg.ProfileFile, "master_profile", "", "write a CPU profile of the master taken while it is read")
+	f.DurationVar(&cfg.Timeout, "timeout", 15*time.Minute, "give up after this long")
+	return cmd
 }

@@ -105,6 +105,9 @@ type TaskView struct {
 	Statuses                                   []*mesos.TaskStatus
 	StatusUpdateState                          mesos.TaskState
 	StatusUpdateUUID                           []byte
+
+	version  uint64
+	rendered *renderCache
 }
 
 // OfferView is an outstanding offer in a snapshot.
@@ -294,6 +297,8 @@ func taskView(t *task) TaskView {
 		Statuses:          t.statuses,
 		StatusUpdateState: t.statusUpdateState,
 		StatusUpdateUUID:  t.statusUpdateUUID,
+		version:           t.version,
+		rendered:          t.cache(),
 	}
 }
 

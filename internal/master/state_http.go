@@ -27,10 +27,19 @@ func (m *Master) serveState(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	writeJSON(w, r, stateOf(s))
+	if r.URL.Query().Get("jsonp") != "" {
+		writeJSON(w, r, stateOf(s))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := writeState(w, s); err != nil {
+		m.log.Error("writing /master/state", "error", err)
+	}
 }
 
-func stateOf(s *Snapshot) *stateJSON {
+// stateOf renders the state document; without frameworks its framework
+// lists are left for writeState to stream.
+func stateOf(s *Snapshot, withFrameworks ...bool) *stateJSON {
 	b := version.Info()
 	st := &stateJSON{
 		Version:                version.Mesos,
@@ -71,6 +80,9 @@ func stateOf(s *Snapshot) *stateJSON {
 			st.DeactivatedSlaves++
 		}
 		st.Slaves = append(st.Slaves, slaveState(a, false))
+	}
+	if len(withFrameworks) > 0 && !withFrameworks[0] {
+		return st
 	}
 	for i := range s.Frameworks {
 		st.Frameworks = append(st.Frameworks, frameworkState(&s.Frameworks[i]))
@@ -242,9 +254,9 @@ func (m *Master) serveTasks(w http.ResponseWriter, r *http.Request) {
 			matched[i], matched[j] = matched[j], matched[i]
 		}
 	}
-	tasks := []taskJSON{}
+	tasks := []json.RawMessage{}
 	for i := max(offset, 0); i < len(matched) && len(tasks) < max(limit, 0); i++ {
-		tasks = append(tasks, taskState(matched[i]))
+		tasks = append(tasks, renderTask(matched[i]))
 	}
 	writeJSON(w, r, map[string]any{"tasks": tasks})
 }

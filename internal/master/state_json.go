@@ -69,33 +69,33 @@ type slaveJSON struct {
 }
 
 type frameworkJSON struct {
-	ID               string           `json:"id"`
-	Name             string           `json:"name"`
-	UsedResources    map[string]any   `json:"used_resources"`
-	OfferedResources map[string]any   `json:"offered_resources"`
-	Capabilities     []string         `json:"capabilities"`
-	Hostname         string           `json:"hostname"`
-	WebuiURL         string           `json:"webui_url"`
-	Active           bool             `json:"active"`
-	Connected        bool             `json:"connected"`
-	Recovered        bool             `json:"recovered"`
-	User             string           `json:"user"`
-	FailoverTimeout  float64          `json:"failover_timeout"`
-	Checkpoint       bool             `json:"checkpoint"`
-	RegisteredTime   float64          `json:"registered_time"`
-	UnregisteredTime float64          `json:"unregistered_time"`
-	Principal        string           `json:"principal,omitempty"`
-	Resources        map[string]any   `json:"resources"`
-	ReregisteredTime float64          `json:"reregistered_time,omitempty"`
-	Roles            []string         `json:"roles,omitempty"`
-	Role             string           `json:"role,omitempty"`
-	Tasks            []taskJSON       `json:"tasks"`
-	UnreachableTasks []taskJSON       `json:"unreachable_tasks"`
-	CompletedTasks   []taskJSON       `json:"completed_tasks"`
-	Offers           []offerJSON      `json:"offers"`
-	Executors        []executorJSON   `json:"executors"`
-	Labels           []labelJSON      `json:"labels,omitempty"`
-	OfferConstraints *json.RawMessage `json:"offer_constraints,omitempty"`
+	ID               string            `json:"id"`
+	Name             string            `json:"name"`
+	UsedResources    map[string]any    `json:"used_resources"`
+	OfferedResources map[string]any    `json:"offered_resources"`
+	Capabilities     []string          `json:"capabilities"`
+	Hostname         string            `json:"hostname"`
+	WebuiURL         string            `json:"webui_url"`
+	Active           bool              `json:"active"`
+	Connected        bool              `json:"connected"`
+	Recovered        bool              `json:"recovered"`
+	User             string            `json:"user"`
+	FailoverTimeout  float64           `json:"failover_timeout"`
+	Checkpoint       bool              `json:"checkpoint"`
+	RegisteredTime   float64           `json:"registered_time"`
+	UnregisteredTime float64           `json:"unregistered_time"`
+	Principal        string            `json:"principal,omitempty"`
+	Resources        map[string]any    `json:"resources"`
+	ReregisteredTime float64           `json:"reregistered_time,omitempty"`
+	Roles            []string          `json:"roles,omitempty"`
+	Role             string            `json:"role,omitempty"`
+	Tasks            []json.RawMessage `json:"tasks"`
+	UnreachableTasks []json.RawMessage `json:"unreachable_tasks"`
+	CompletedTasks   []json.RawMessage `json:"completed_tasks"`
+	Offers           []offerJSON       `json:"offers"`
+	Executors        []executorJSON    `json:"executors"`
+	Labels           []labelJSON       `json:"labels,omitempty"`
+	OfferConstraints *json.RawMessage  `json:"offer_constraints,omitempty"`
 }
 
 type taskJSON struct {
@@ -220,7 +220,9 @@ func slaveState(a *AgentView, full bool) slaveJSON {
 	return s
 }
 
-func frameworkState(f *FrameworkView) frameworkJSON {
+// frameworkState renders a framework; without tasks its three task lists
+// are null (writeState streams them from the render cache instead).
+func frameworkState(f *FrameworkView, withTasks ...bool) frameworkJSON {
 	info := f.Info
 	j := frameworkJSON{
 		ID:               f.ID,
@@ -241,12 +243,15 @@ func frameworkState(f *FrameworkView) frameworkJSON {
 		Principal:        info.GetPrincipal(),
 		Resources:        f.Used.Add(f.Offered).Summary(),
 		ReregisteredTime: seconds(f.ReregisteredTime),
-		Tasks:            tasksState(f.Tasks),
-		UnreachableTasks: tasksState(f.UnreachableTasks),
-		CompletedTasks:   tasksState(f.CompletedTasks),
-		Offers:           []offerJSON{},
-		Executors:        []executorJSON{},
-		Labels:           labelsJSON(info.GetLabels()),
+
+		Offers:    []offerJSON{},
+		Executors: []executorJSON{},
+		Labels:    labelsJSON(info.GetLabels()),
+	}
+	if len(withTasks) == 0 || withTasks[0] {
+		j.Tasks = tasksState(f.Tasks)
+		j.UnreachableTasks = tasksState(f.UnreachableTasks)
+		j.CompletedTasks = tasksState(f.CompletedTasks)
 	}
 	for _, c := range info.GetCapabilities() {
 		j.Capabilities = append(j.Capabilities, c.GetType().String())
@@ -291,10 +296,10 @@ func executorState(frameworkID string, e *ExecutorView) executorJSON {
 	return j
 }
 
-func tasksState(ts []TaskView) []taskJSON {
-	out := make([]taskJSON, 0, len(ts))
+func tasksState(ts []TaskView) []json.RawMessage {
+	out := make([]json.RawMessage, 0, len(ts))
 	for i := range ts {
-		out = append(out, taskState(&ts[i]))
+		out = append(out, renderTask(&ts[i]))
 	}
 	return out
 }

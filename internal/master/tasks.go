@@ -43,6 +43,12 @@ type task struct {
 
 	released    bool // resources returned to the agent
 	unreachable bool
+
+	// version moves whenever what the state endpoints show of the task
+	// changes; rendered caches its legacy JSON for a version, so that
+	// /master/state at 100,000 tasks is mostly copying.
+	version  uint64
+	rendered *renderCache
 }
 
 func isTerminal(s mesos.TaskState) bool {
@@ -88,6 +94,7 @@ func (m *Master) sendUpdate(frameworkID string, status *mesos.TaskStatus) {
 // history (replacing a last entry of the same state), releasing or
 // re-charging resources as the state requires.
 func (m *Master) recordStatus(t *task, status *mesos.TaskStatus, latest mesos.TaskState) {
+	t.version++
 	old := t.state
 	t.state = latest
 	stored := status
