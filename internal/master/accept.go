@@ -37,7 +37,7 @@ func (m *Master) accept(fw *framework, a *scheduler.Call_Accept, now time.Time) 
 				available = m.launch(fw, ag, role, available, ti, now)
 			}
 		case mesos.Offer_Operation_LAUNCH_GROUP:
-			m.refuseTaskGroup(fw, op.GetLaunchGroup(), now)
+			available = m.launchGroup(fw, ag, role, available, op.GetLaunchGroup(), now)
 		case mesos.Offer_Operation_RESERVE, mesos.Offer_Operation_UNRESERVE,
 			mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY:
 			available = m.acceptConversion(fw, ag, role, available, op)
@@ -199,21 +199,6 @@ func taskUser(fw *framework, ti *mesos.TaskInfo) string {
 		return u
 	}
 	return fw.info.GetUser()
-}
-
-// refuseTaskGroup answers LAUNCH_GROUP until the default executor exists.
-func (m *Master) refuseTaskGroup(fw *framework, lg *mesos.Offer_Operation_LaunchGroup, now time.Time) {
-	for _, ti := range lg.GetTaskGroup().GetTasks() {
-		m.sendUpdate(fw.id, &mesos.TaskStatus{
-			TaskId:    ti.GetTaskId(),
-			State:     mesos.TaskState_TASK_ERROR.Enum(),
-			Source:    mesos.TaskStatus_SOURCE_MASTER.Enum(),
-			Reason:    mesos.TaskStatus_REASON_TASK_GROUP_INVALID.Enum(),
-			Message:   ptr("LAUNCH_GROUP is not supported by this Agora release yet"),
-			AgentId:   ti.GetAgentId(),
-			Timestamp: ptr(float64(now.UnixNano()) / 1e9),
-		})
-	}
 }
 
 // unsupportedOperation answers offer operations this release does not

@@ -115,7 +115,21 @@ func (m *Master) agentSubscribe(sub *protocol.AgentCall_Subscribe, remoteIP stri
 		m.attachAgent(sub, info, remoteIP, conn, streamID, now)
 		return nil
 	}
-	m.persistFor("agent/"+id, []*registry.Operation{op}, func(err error) {
+	ops := []*registry.Operation{op}
+	// A new agent at the address of a known one replaces it: the old one
+	// restarted without its ID (or never heard its SUBSCRIBED).
+	replaced := m.agentReplacedBy(sub)
+	if replaced != nil {
+		ops = append([]*registry.Operation{registry.RemoveAgent(replaced.id)}, ops...)
+	}
+	m.persistFor("agent/"+id, ops, func(err error) {
+		if err == nil && replaced != nil && m.agents[replaced.id] == replaced {
+			// Its old stream, if the master still holds one, is just
+			// closed: SHUTDOWN could reach the very process re-registering.
+			m.detachAgent(replaced)
+			m.removeAgent(replaced, "Agent "+replaced.id+" was replaced by a new agent at the same address",
+				mesos.TaskState_TASK_GONE, mesos.TaskStatus_REASON_AGENT_REMOVED, m.clock.Now())
+		}
 		if conn.closed() {
 			return
 		}
@@ -127,6 +141,23 @@ func (m *Master) agentSubscribe(sub *protocol.AgentCall_Subscribe, remoteIP stri
 		}
 		m.attachAgent(sub, info, remoteIP, conn, streamID, m.clock.Now())
 	})
+	return nil
+}
+
+// agentReplacedBy is the known agent a registering agent without an ID
+// replaces: one at the same advertised address that is not connected, or
+// whose connection this new one supersedes. Agents that advertise no
+// address (simulated ones) never replace anyone.
+func (m *Master) agentReplacedBy(sub *protocol.AgentCall_Subscribe) *agent {
+	if sub.GetAgentInfo().Id != nil || sub.GetAddress().GetIp() == "" {
+		return nil
+	}
+	pid := agentPID(sub.GetAddress(), "", sub.GetAgentInfo().GetPort())
+	for _, id := range sortedKeys(m.agents) {
+		if ag := m.agents[id]; ag.pid == pid {
+			return ag
+		}
+	}
 	return nil
 }
 
@@ -196,6 +227,9 @@ func (m *Master) attachAgent(sub *protocol.AgentCall_Subscribe, info *mesos.Agen
 	ag.total = total
 	ag.conn, ag.connected, ag.lastSeen, ag.streamID = conn, true, now, streamID
 	m.agentConns[conn] = id
+	if ag.recovering {
+		m.agentRecovered()
+	}
 	ag.recovering, ag.unreachableAt = false, time.Time{}
 	if ag.unreachableTimer != nil {
 		ag.unreachableTimer.Stop()
@@ -276,9 +310,11 @@ func (m *Master) reconcileAgentTasks(ag *agent, sub *protocol.AgentCall_Subscrib
 			if reported[fid+"/"+t.id] || isTerminal(t.state) {
 				continue
 			}
+			// TASK_DROPPED, which frameworks that are not partition-aware
+			// see as TASK_LOST (forFramework).
 			m.transitionTask(t, &mesos.TaskStatus{
 				TaskId:  &mesos.TaskID{Value: ptr(t.id)},
-				State:   mesos.TaskState_TASK_LOST.Enum(),
+				State:   mesos.TaskState_TASK_DROPPED.Enum(),
 				Source:  mesos.TaskStatus_SOURCE_MASTER.Enum(),
 				Reason:  mesos.TaskStatus_REASON_AGENT_REREGISTERED.Enum(),
 				Message: ptr("Task was not reported by the re-registering agent"),

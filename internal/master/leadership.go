@@ -117,6 +117,7 @@ func (m *Master) recover(st *registry.State, now time.Time) {
 		m.applyQuota(q)
 	}
 	m.loadMaintenance(st)
+	m.holdAllocationForQuota()
 	m.electedTime = now
 	m.status.Store(int32(leading))
 	m.firstLead.Do(func() { close(m.leadingOnce) })
@@ -157,6 +158,7 @@ func (m *Master) recoverFramework(rf *registry.Framework, now time.Time) {
 // expireRecoveringAgents marks unreachable the agents that did not
 // re-register within agent_reregister_timeout of the election.
 func (m *Master) expireRecoveringAgents(now time.Time) {
+	m.allocationHeld = false
 	for _, ag := range m.agents {
 		if ag.recovering {
 			m.log.Warn("agent did not re-register after failover", "agent_id", ag.id)
@@ -288,3 +290,28 @@ func (m *Master) Leading() <-chan struct{} { return m.leadingOnce }
 // IsLeading reports whether this master is the leading master and has
 // finished recovering.
 func (m *Master) IsLeading() bool { return m.isLeading() }
+
+// holdAllocationForQuota: with quota configured, a new leader offers
+// nothing until most agents are back (80%, or agent_reregister_timeout),
+// as Mesos does: offering from a partial view could let a role pass its
+// limit once the rest of its tasks are reported.
+func (m *Master) holdAllocationForQuota() {
+	for _, ag := range m.agents {
+		if ag.recovering {
+			m.recoveringAgents++
+		}
+	}
+	m.allocationHeld = len(m.quotas) > 0 && m.recoveringAgents > 0
+	m.expectedAgents = m.recoveringAgents
+}
+
+// agentRecovered counts an agent back after a failover, and lifts the
+// allocation hold once 80% are.
+func (m *Master) agentRecovered() {
+	m.recoveringAgents--
+	if m.allocationHeld && float64(m.expectedAgents-m.recoveringAgents) >= 0.8*float64(m.expectedAgents) {
+		m.allocationHeld = false
+		m.log.Info("enough agents re-registered; allocating again")
+		m.requestAllocation()
+	}
+}

@@ -66,6 +66,9 @@ type Master struct {
 
 	// Everything below is owned by the loop goroutine.
 	epoch uint64 // bumped on every leadership change
+	// ID counters outlive leadership terms, so that a master leading again
+	// never hands out an ID it used before.
+	nextFrameworkID, nextAgentID, nextOfferID int
 	// version counts state changes (never reset); snapshots are rebuilt
 	// when it moves.
 	version         uint64
@@ -101,10 +104,13 @@ type state struct {
 	frameworkConns map[frameworkConn]string
 	agentConns     map[agentConn]string
 
-	nextFrameworkID, nextAgentID, nextOfferID int
 
 	allocationPending   bool
 	allocationRequested time.Time
+	// allocationHeld: after a failover with quota, no offers until most
+	// agents are back (leadership.go).
+	allocationHeld                   bool
+	recoveringAgents, expectedAgents int
 	// toFlush holds connections with events queued in this batch.
 	toFlush flushList
 
@@ -252,7 +258,7 @@ func (m *Master) loop(ctx context.Context) {
 				m.checkAgentPings(m.clock.Now())
 			}
 		}
-		if m.allocationPending && m.isLeading() {
+		if m.allocationPending && m.isLeading() && !m.allocationHeld {
 			m.allocate(m.clock.Now())
 		}
 		m.toFlush.flushAll()

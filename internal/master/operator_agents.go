@@ -224,6 +224,12 @@ func (m *Master) markGone(id string, now time.Time) <-chan error {
 // frameworks that are not partition-aware), its executors are forgotten,
 // and frameworks hear that it failed.
 func (m *Master) removeAgentByOperator(ag *agent, message string, now time.Time) {
+	m.removeAgent(ag, message, mesos.TaskState_TASK_GONE_BY_OPERATOR, mesos.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR, now)
+}
+
+// removeAgent drops an agent for good, its live tasks ending in state for
+// reason (shown as TASK_LOST to frameworks that are not partition-aware).
+func (m *Master) removeAgent(ag *agent, message string, state mesos.TaskState, reason mesos.TaskStatus_Reason, now time.Time) {
 	ag.drain = nil
 	if ag.conn != nil {
 		ag.conn.send(&protocol.AgentEvent{Type: protocol.AgentEvent_SHUTDOWN.Enum(),
@@ -236,7 +242,7 @@ func (m *Master) removeAgentByOperator(ag *agent, message string, now time.Time)
 		m.rescindOffer(o)
 	}
 	m.rescindInverseOffers(func(io *inverseOffer) bool { return io.agentID == ag.id })
-	m.goneByOperator(ag, message, now)
+	m.endAgentTasks(ag, message, state, reason, now)
 	for fid, execs := range ag.executors {
 		for eid := range execs {
 			if fw := m.frameworks[fid]; fw != nil {
@@ -261,9 +267,9 @@ func (m *Master) removeAgentByOperator(ag *agent, message string, now time.Time)
 	m.changed()
 }
 
-// goneByOperator ends the agent's tasks: live ones with
-// TASK_GONE_BY_OPERATOR, terminal ones awaiting acknowledgement at once.
-func (m *Master) goneByOperator(ag *agent, message string, now time.Time) {
+// endAgentTasks ends a removed agent's tasks: live ones in state, terminal
+// ones awaiting acknowledgement at once.
+func (m *Master) endAgentTasks(ag *agent, message string, state mesos.TaskState, reason mesos.TaskStatus_Reason, now time.Time) {
 	for _, fid := range sortedKeys(ag.tasks) {
 		for _, tid := range sortedKeys(ag.tasks[fid]) {
 			t := ag.tasks[fid][tid]
@@ -273,9 +279,9 @@ func (m *Master) goneByOperator(ag *agent, message string, now time.Time) {
 			}
 			m.transitionTask(t, &mesos.TaskStatus{
 				TaskId:  &mesos.TaskID{Value: proto.String(t.id)},
-				State:   mesos.TaskState_TASK_GONE_BY_OPERATOR.Enum(),
+				State:   state.Enum(),
 				Source:  mesos.TaskStatus_SOURCE_MASTER.Enum(),
-				Reason:  mesos.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR.Enum(),
+				Reason:  reason.Enum(),
 				Message: proto.String(message),
 				AgentId: ag.info.GetId(),
 			}, now)

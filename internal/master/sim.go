@@ -3,6 +3,7 @@ package master
 import (
 	"fmt"
 
+	"github.com/agoraproject/agora/api/v1/quota"
 	"github.com/agoraproject/agora/api/v1/scheduler"
 	"github.com/agoraproject/agora/internal/protocol"
 )
@@ -39,7 +40,7 @@ func (m *Master) Step() {
 		m.queue = m.queue[1:]
 		fn()
 	}
-	if m.allocationPending && m.isLeading() {
+	if m.allocationPending && m.isLeading() && !m.allocationHeld {
 		m.allocate(m.clock.Now())
 	}
 	m.toFlush.flushAll()
@@ -177,4 +178,42 @@ func (m *Master) AgentGone(conn *SimAgentConn) {
 // View is the master's state now, for the simulator's invariants.
 func (m *Master) View() *Snapshot {
 	return m.buildSnapshot(m.clock.Now())
+}
+
+// UpdateQuota is the operator API's UPDATE_QUOTA as its handler runs it on
+// the loop. The returned channel holds the outcome once the registry write
+// has committed (within this Step, with a registry.Memory).
+func (m *Master) UpdateQuota(force bool, configs ...*quota.QuotaConfig) (<-chan error, error) {
+	if !m.isLeading() {
+		return nil, errNotLeading
+	}
+	done, err := m.updateQuota(&registryQuotaUpdate{force: force, configs: configs})
+	m.Step()
+	return done, err
+}
+
+// AcceptKeepingOffers is Call with a deliberately planted bug, for the
+// simulator's test that its invariants catch one: the offers an ACCEPT
+// names stay outstanding after it is applied, as if the master forgot to
+// remove them. Nothing but that test may use it.
+func (m *Master) AcceptKeepingOffers(call *scheduler.Call, streamID string) (<-chan error, error) {
+	var kept []*offer
+	if fw := m.frameworks[call.GetFrameworkId().GetValue()]; fw != nil {
+		for _, id := range call.GetAccept().GetOfferIds() {
+			if o := fw.offers[id.GetValue()]; o != nil {
+				kept = append(kept, o)
+			}
+		}
+	}
+	committed, err := m.Call(call, streamID)
+	for _, o := range kept {
+		fw, ag := m.frameworks[o.frameworkID], m.agents[o.agentID]
+		if m.offers[o.id] != nil || fw == nil || ag == nil {
+			continue
+		}
+		m.offers[o.id], fw.offers[o.id], ag.offers[o.id] = o, o, o
+		ag.offered = ag.offered.Add(o.resources)
+		m.changed()
+	}
+	return committed, err
 }

@@ -43,9 +43,9 @@ type Framework struct {
 	live      int // launched and not ended
 
 	offered, running, finished, lost atomic.Int64
-	subscribed                      atomic.Int64
-	suppressed                      atomic.Bool
-	firstAccept, lastRunning        atomic.Int64 // unix nanos
+	subscribed                       atomic.Int64
+	suppressed                       atomic.Bool
+	firstAccept, lastRunning         atomic.Int64 // unix nanos
 }
 
 // Start subscribes the framework and runs it until ctx ends.
