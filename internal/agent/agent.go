@@ -11,6 +11,11 @@
 //	executorapi.go    POST /api/v1/executor, the executor HTTP API
 //	statusupdates.go  the status update manager (checkpoint, retry, acks)
 //	checkpoint.go     the meta/ checkpoint files; paths.go the disk layout
+//	recovery.go       restart: re-adopting executors (recoverystate.go
+//	                  reads meta/, orphans.go kills what cannot be adopted)
+//	volumes.go        checkpointed resources and persistent volumes
+//	gc.go             sandbox garbage collection
+//	operator_api.go, operator_state.go   POST /api/v1, the operator API
 //	files.go, state.go, metrics.go, endpoints.go   the read endpoints
 //
 // Concurrency: one mutex (Agent.mu) guards frameworks, executors and tasks;
@@ -18,8 +23,8 @@
 // master go through an outbox drained by one sender goroutine; events to an
 // executor go through its connection's outbox, drained by its HTTP handler.
 // Each executor has one goroutine that launches and waits for its
-// container. The status update manager has its own lock, taken after
-// Agent.mu when both are needed.
+// container. The status update manager and sandbox GC have their own
+// locks, taken after Agent.mu when both are needed.
 //
 // The wire protocol with the master is documented in docs/agent-protocol.md.
 package agent
@@ -41,6 +46,7 @@ import (
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/internal/apihttp"
 	"github.com/agoraproject/agora/internal/containerizer"
+	"github.com/agoraproject/agora/internal/fetcher"
 	"github.com/agoraproject/agora/internal/protocol"
 )
 
@@ -63,6 +69,8 @@ type Agent struct {
 	calls   *apihttp.Outbox[*protocol.AgentCall]
 	updates *updateManager
 	files   *sandboxFiles
+	fetch   *fetcher.Fetcher // CommandInfo.uris into sandboxes (containers.go)
+	gc      *sandboxGC
 
 	streamClient *http.Client // the long-lived SUBSCRIBE stream
 	callClient   *http.Client // every other call
@@ -81,6 +89,17 @@ type Agent struct {
 	frameworks          map[string]*framework
 	completedFrameworks []*framework
 	counters            counters
+	// checkpointed are the dynamic reservations and persistent volumes
+	// the master had the agent checkpoint (volumes.go).
+	checkpointed []*mesos.Resource
+	// reregistering counts recovered executors that have not
+	// re-subscribed yet; reregistered is signalled when it drops.
+	reregistering int
+	reregistered  chan struct{}
+	// baseLogLevel is the level SET_LOGGING_LEVEL returns to when
+	// logRevert fires.
+	baseLogLevel slog.Level
+	logRevert    *time.Timer
 }
 
 // New checks cfg and prepares an agent; nothing runs until Run.
@@ -90,22 +109,31 @@ func New(cfg Config) (*Agent, error) {
 	}
 	cfg = cfg.withDefaults()
 	a := &Agent{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		paths:      layout{workDir: cfg.WorkDir},
-		cont:       cfg.Containerizer,
-		calls:      apihttp.NewOutbox[*protocol.AgentCall](),
-		files:      newSandboxFiles(),
-		ready:      make(chan struct{}),
-		frameworks: make(map[string]*framework),
-		startTime:  time.Now(),
-		environ:    os.Environ(),
-		lifetime:   context.Background(),
+		cfg:          cfg,
+		log:          cfg.Logger,
+		paths:        layout{workDir: cfg.WorkDir},
+		cont:         cfg.Containerizer,
+		calls:        apihttp.NewOutbox[*protocol.AgentCall](),
+		files:        newSandboxFiles(),
+		ready:        make(chan struct{}),
+		frameworks:   make(map[string]*framework),
+		reregistered: make(chan struct{}, 1),
+		startTime:    time.Now(),
+		environ:      os.Environ(),
+		lifetime:     context.Background(),
 	}
+	a.baseLogLevel = cfg.LogLevel.Level()
 	a.updates = newUpdateManager(a.sendUpdate, cfg.SyncStatusUpdates)
+	a.gc = newSandboxGC(cfg, func() (float64, error) { return diskUsage(cfg.WorkDir) }, a.files.detachUnder)
 	a.streamClient = &http.Client{Transport: newTransport()}
 	a.callClient = &http.Client{Transport: newTransport(), Timeout: 30 * time.Second}
 	var err error
+	if a.cont == nil {
+		if a.cont, err = newContainerizer(cfg); err != nil {
+			return nil, err
+		}
+	}
+	a.fetch = newFetcher(cfg)
 	if a.executorCmd, err = executorCommand(cfg.ExecutorCommand); err != nil {
 		return nil, err
 	}
@@ -158,6 +186,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.setAddress(ln.Addr().(*net.TCPAddr))
 	close(a.ready)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.lifetime = ctx
+	// Executors that outlived the previous run reconnect as soon as the
+	// port listens; their connections wait in the backlog while the
+	// checkpoint is read.
+	if err := a.recover(ctx); err != nil {
+		ln.Close()
+		a.workers.Wait()
+		return err
+	}
 	if err := a.checkpointBootID(); err != nil {
 		ln.Close()
 		return err
@@ -166,11 +205,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	go srv.Serve(ln)
 	a.log.Info("agent listening", "addr", a.addr, "work_dir", a.cfg.WorkDir)
 
-	ctx, cancel := context.WithCancel(ctx)
-	a.lifetime = ctx
 	var wg sync.WaitGroup
 	wg.Go(func() { a.sendCalls(ctx) })
 	wg.Go(func() { a.updates.run(ctx, updateTickInterval) })
+	wg.Go(func() { a.gc.run(ctx) })
+	a.awaitReregistration(ctx)
 	err = a.stayConnected(ctx)
 	cancel()
 	a.closeExecutorStreams()

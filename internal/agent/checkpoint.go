@@ -84,6 +84,9 @@ func (a *Agent) prepareSandbox(ex *executor) error {
 		return fmt.Errorf("linking latest run: %w", err)
 	}
 	a.files.attachRun(ex.fw.id, ex.id, ex.directory, latest)
+	// The executor's own volumes (a command executor's are its task's)
+	// are in place before it starts.
+	a.exposeVolumes(ex, ex.info.GetResources())
 	return nil
 }
 

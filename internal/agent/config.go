@@ -28,6 +28,24 @@ const (
 	updateTickInterval = time.Second
 )
 
+// Recovery and sandbox GC defaults (reference §8, §10).
+const (
+	DefaultRecoveryTimeout               = 15 * time.Minute
+	DefaultExecutorReregistrationTimeout = 2 * time.Second
+	MaxExecutorReregistrationTimeout     = 15 * time.Second
+	DefaultGCDelay                       = 7 * 24 * time.Hour
+	DefaultGCDiskHeadroom                = 0.1
+	DefaultDiskWatchInterval             = time.Minute
+)
+
+// Recovery modes (--recover).
+const (
+	// RecoverReconnect re-adopts the executors of the previous run.
+	RecoverReconnect = "reconnect"
+	// RecoverCleanup kills them and starts afresh with a new agent ID.
+	RecoverCleanup = "cleanup"
+)
+
 // Config is everything an agent needs; the zero value of each optional field
 // picks the default named beside it.
 type Config struct {
@@ -55,8 +73,11 @@ type Config struct {
 	// ExecutorCommand is the argv prefix that starts the command executor;
 	// nil means this binary's `executor` command.
 	ExecutorCommand []string
-	// Containerizer runs executors; nil means the posix containerizer.
+	// Containerizer runs executors; nil means one built from Containers.
 	Containerizer containerizer.Containerizer
+	// Containers is how containers are isolated and prepared
+	// (containers.go): containerizers, isolation, images, fetcher.
+	Containers ContainerConfig
 	// RegistrationBackoff is the registration backoff factor (1 s).
 	RegistrationBackoff time.Duration
 	// ExecutorRegistrationTimeout bounds an executor's first SUBSCRIBE (1 min).
@@ -64,6 +85,28 @@ type Config struct {
 	// ExecutorShutdownGracePeriod is how long an executor told to shut down
 	// may take before it is destroyed (5 s).
 	ExecutorShutdownGracePeriod time.Duration
+	// Recover is --recover: RecoverReconnect (the default) or
+	// RecoverCleanup. See recovery.go.
+	Recover string
+	// NonStrict is --strict=false: a checkpoint that cannot be read is
+	// logged, counted (slave/recovery_errors) and skipped instead of
+	// failing the start.
+	NonStrict bool
+	// RecoveryTimeout is how long a checkpointing executor waits for a
+	// restarted agent (MESOS_RECOVERY_TIMEOUT, 15 min).
+	RecoveryTimeout time.Duration
+	// ExecutorReregistrationTimeout is how long a restarted agent waits
+	// for its executors to re-subscribe before it destroys them (2 s, at
+	// most 15 s).
+	ExecutorReregistrationTimeout time.Duration
+	// GCDelay is how long the sandbox of a finished executor is kept
+	// (1 week); less under disk pressure.
+	GCDelay time.Duration
+	// GCDiskHeadroom is the fraction of the disk GC keeps free (0.1): the
+	// age limit is GCDelay * max(0, 1 - headroom - disk usage).
+	GCDiskHeadroom float64
+	// DiskWatchInterval is how often GC checks the disk usage (1 min).
+	DiskWatchInterval time.Duration
 	// SyncStatusUpdates fsyncs every status-update checkpoint record. Off by
 	// default: records reach the page cache, which survives an agent crash
 	// (see docs/agent-protocol.md for the trade-off and its cost).
@@ -73,6 +116,10 @@ type Config struct {
 	Flags map[string]string
 	// Logger receives the agent's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// LogLevel is the level of Logger's handler, for GET_LOGGING_LEVEL and
+	// SET_LOGGING_LEVEL; nil means a level of its own (Info) that the
+	// operator API reports but that filters nothing.
+	LogLevel *slog.LevelVar
 	// Profiling serves net/http/pprof under /debug/pprof/ (the CLI sets
 	// it from AGORA_PPROF=1).
 	Profiling bool
@@ -104,14 +151,29 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("advertise IP %q is not an IP address", c.AdvertiseIP))
 	}
 	for name, d := range map[string]time.Duration{
-		"registration_backoff_factor":    c.RegistrationBackoff,
-		"executor_registration_timeout":  c.ExecutorRegistrationTimeout,
-		"executor_shutdown_grace_period": c.ExecutorShutdownGracePeriod,
+		"registration_backoff_factor":     c.RegistrationBackoff,
+		"executor_registration_timeout":   c.ExecutorRegistrationTimeout,
+		"executor_shutdown_grace_period":  c.ExecutorShutdownGracePeriod,
+		"recovery_timeout":                c.RecoveryTimeout,
+		"executor_reregistration_timeout": c.ExecutorReregistrationTimeout,
+		"gc_delay":                        c.GCDelay,
+		"disk_watch_interval":             c.DiskWatchInterval,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s is negative (%v)", name, d))
 		}
 	}
+	if c.ExecutorReregistrationTimeout > MaxExecutorReregistrationTimeout {
+		errs = append(errs, fmt.Errorf("executor_reregistration_timeout %v is above the maximum %v",
+			c.ExecutorReregistrationTimeout, MaxExecutorReregistrationTimeout))
+	}
+	if c.Recover != "" && c.Recover != RecoverReconnect && c.Recover != RecoverCleanup {
+		errs = append(errs, fmt.Errorf("recover is %q; want %q or %q", c.Recover, RecoverReconnect, RecoverCleanup))
+	}
+	if c.GCDiskHeadroom < 0 || c.GCDiskHeadroom > 1 {
+		errs = append(errs, fmt.Errorf("gc_disk_headroom %v is not in [0, 1]", c.GCDiskHeadroom))
+	}
+	errs = append(errs, c.Containers.validate())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -138,8 +200,32 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Containerizer == nil {
-		c.Containerizer = containerizer.NewPosix(c.Logger)
+	if c.LogLevel == nil {
+		c.LogLevel = new(slog.LevelVar)
+	}
+	c = c.withRecoveryDefaults()
+	return c
+}
+
+// withRecoveryDefaults fills the recovery and GC fields.
+func (c Config) withRecoveryDefaults() Config {
+	if c.Recover == "" {
+		c.Recover = RecoverReconnect
+	}
+	if c.RecoveryTimeout == 0 {
+		c.RecoveryTimeout = DefaultRecoveryTimeout
+	}
+	if c.ExecutorReregistrationTimeout == 0 {
+		c.ExecutorReregistrationTimeout = DefaultExecutorReregistrationTimeout
+	}
+	if c.GCDelay == 0 {
+		c.GCDelay = DefaultGCDelay
+	}
+	if c.GCDiskHeadroom == 0 {
+		c.GCDiskHeadroom = DefaultGCDiskHeadroom
+	}
+	if c.DiskWatchInterval == 0 {
+		c.DiskWatchInterval = DefaultDiskWatchInterval
 	}
 	return c
 }

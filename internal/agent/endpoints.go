@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,12 +32,12 @@ func (a *Agent) routes() http.Handler {
 	})
 	mux.HandleFunc("/monitor/statistics", a.monitorStatistics)
 	mux.HandleFunc("/monitor/statistics.json", a.monitorStatistics)
+	both("/api/v1", a.serveOperatorAPI)
 	for _, suffix := range []string{"", ".json"} {
-		mux.HandleFunc("/files/browse"+suffix, getOnly(a.files.browse))
-		mux.HandleFunc("/files/read"+suffix, getOnly(a.files.read))
+		mux.HandleFunc("/files/browse"+suffix, readOnlyCORS(a.files.browse))
+		mux.HandleFunc("/files/read"+suffix, readOnlyCORS(a.files.read))
+		mux.HandleFunc("/files/download"+suffix, readOnlyCORS(a.files.download))
 	}
-	mux.HandleFunc("/files/download", getOnly(a.files.download))
-	mux.HandleFunc("/files/download.json", getOnly(a.files.download))
 	if a.cfg.Profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -52,6 +53,28 @@ func getOnly(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		h(w, r)
+	}
+}
+
+// readOnlyCORS serves a read-only endpoint to pages of any origin (the
+// web UI is served by the master, on another port): GET and HEAD answer
+// with Access-Control-Allow-Origin: *, and the OPTIONS preflight is
+// answered 204 with what may be asked.
+func readOnlyCORS(h http.HandlerFunc) http.HandlerFunc {
+	get := getOnly(h)
+	return func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		hdr.Set("Access-Control-Allow-Origin", "*")
+		if r.Method != http.MethodOptions {
+			get(w, r)
+			return
+		}
+		hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		if asked := r.Header.Get("Access-Control-Request-Headers"); asked != "" {
+			hdr.Set("Access-Control-Allow-Headers", asked)
+		}
+		hdr.Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
 	}
 }
 
@@ -83,19 +106,42 @@ func (a *Agent) flags() map[string]string {
 		return c.Flags
 	}
 	return map[string]string{
-		"work_dir":                       c.WorkDir,
-		"master":                         strings.Join(c.Masters, ","),
-		"ip":                             a.ip,
-		"port":                           fmt.Sprint(a.port),
-		"hostname":                       c.Hostname,
-		"resources":                      c.Resources,
-		"attributes":                     c.Attributes,
-		"default_role":                   c.DefaultRole,
-		"executor_registration_timeout":  mesosDuration(c.ExecutorRegistrationTimeout),
-		"executor_shutdown_grace_period": mesosDuration(c.ExecutorShutdownGracePeriod),
-		"registration_backoff_factor":    mesosDuration(c.RegistrationBackoff),
-		"containerizers":                 "mesos",
-		"isolation":                      "posix/cpu,posix/mem",
-		"switch_user":                    "true",
+		"work_dir":                        c.WorkDir,
+		"master":                          strings.Join(c.Masters, ","),
+		"ip":                              a.ip,
+		"port":                            fmt.Sprint(a.port),
+		"hostname":                        c.Hostname,
+		"resources":                       c.Resources,
+		"attributes":                      c.Attributes,
+		"default_role":                    c.DefaultRole,
+		"executor_registration_timeout":   mesosDuration(c.ExecutorRegistrationTimeout),
+		"executor_shutdown_grace_period":  mesosDuration(c.ExecutorShutdownGracePeriod),
+		"registration_backoff_factor":     mesosDuration(c.RegistrationBackoff),
+		"recover":                         c.Recover,
+		"strict":                          boolString(!c.NonStrict),
+		"recovery_timeout":                mesosDuration(c.RecoveryTimeout),
+		"executor_reregistration_timeout": mesosDuration(c.ExecutorReregistrationTimeout),
+		"gc_delay":                        flagDuration(c.GCDelay),
+		"gc_disk_headroom":                strconv.FormatFloat(c.GCDiskHeadroom, 'f', -1, 64),
+		"disk_watch_interval":             mesosDuration(c.DiskWatchInterval),
+		"containerizers":                  "mesos",
+		"isolation":                       "posix/cpu,posix/mem",
+		"switch_user":                     "true",
 	}
+}
+
+func boolString(b bool) string { return strconv.FormatBool(b) }
+
+// flagDuration formats d as Mesos flags do, in the largest whole unit
+// ("1weeks", "2days", "3hrs", else mesosDuration's).
+func flagDuration(d time.Duration) string {
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{7 * 24 * time.Hour, "weeks"}, {24 * time.Hour, "days"}, {time.Hour, "hrs"}} {
+		if d >= u.unit && d%u.unit == 0 {
+			return fmt.Sprintf("%d%s", d/u.unit, u.name)
+		}
+	}
+	return mesosDuration(d)
 }

@@ -60,6 +60,11 @@ func (a *Agent) handleEvent(ev *protocol.AgentEvent) error {
 			a.updateFramework(uf.GetFrameworkInfo())
 			return nil
 		}
+	case protocol.AgentEvent_CHECKPOINT_RESOURCES:
+		if cr := ev.GetCheckpointResources(); cr != nil {
+			a.checkpointResources(cr)
+			return nil
+		}
 	case protocol.AgentEvent_PING:
 		a.calls.Put(&protocol.AgentCall{
 			Type: protocol.AgentCall_PONG.Enum(),
@@ -102,18 +107,26 @@ func (a *Agent) runTask(rt *protocol.AgentEvent_RunTask) {
 		return
 	}
 	t := &task{info: info, state: mesos.TaskState_TASK_STAGING}
-	ex := fw.executors[exInfo.GetExecutorId().GetValue()]
+	eid := exInfo.GetExecutorId().GetValue()
+	ex := fw.executors[eid]
 	switch {
 	case ex == nil:
+		a.keepFromGC(fw, eid)
 		a.startExecutor(fw, exInfo, command, t)
+		ex = fw.executors[eid]
 	case ex.state >= executorTerminating:
 		state := mesos.TaskState_TASK_LOST
 		if fw.partitionAware() {
 			state = mesos.TaskState_TASK_DROPPED
 		}
 		a.orphanUpdate(fid, tid, state, mesos.TaskStatus_REASON_EXECUTOR_TERMINATED, "Executor terminating")
+		return
 	default:
 		a.addTask(ex, t)
+	}
+	if !ex.command {
+		// Before the task can be delivered, which takes a.mu.
+		a.exposeVolumes(ex, info.GetResources())
 	}
 }
 
@@ -142,17 +155,6 @@ func (a *Agent) frameworkFor(info *mesos.FrameworkInfo) *framework {
 		a.log.Error("checkpointing framework", "framework_id", fw.id, "err", err)
 	}
 	return fw
-}
-
-// runTaskGroup refuses task groups until the default executor exists.
-func (a *Agent) runTaskGroup(rg *protocol.AgentEvent_RunTaskGroup) {
-	fid := rg.GetFramework().GetId().GetValue()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, t := range rg.GetTaskGroup().GetTasks() {
-		a.orphanUpdate(fid, t.GetTaskId().GetValue(), mesos.TaskState_TASK_FAILED,
-			mesos.TaskStatus_REASON_TASK_GROUP_INVALID, "task groups are not supported yet")
-	}
 }
 
 // killTask kills a queued task at once, asks a running task's executor to

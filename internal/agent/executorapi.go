@@ -184,7 +184,10 @@ func (a *Agent) executorSubscribe(w http.ResponseWriter, r *http.Request, req *a
 }
 
 // attachExecutor makes a new event stream the executor's and queues its
-// first events.
+// first events: SUBSCRIBED, the acknowledgements of the updates it
+// replays, LAUNCH for its queued tasks, and SHUTDOWN if it is
+// terminating. A recovered executor's first subscription also settles
+// its tasks (recovery.go).
 func (a *Agent) attachExecutor(call *executorpb.Call) (*executorConn, *executor, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -192,10 +195,11 @@ func (a *Agent) attachExecutor(call *executorpb.Call) (*executorConn, *executor,
 	if err != nil {
 		return nil, nil, err
 	}
-	if sub := call.GetSubscribe(); len(sub.GetUnacknowledgedUpdates())+len(sub.GetUnacknowledgedTasks()) > 0 {
-		a.log.Info("executor re-subscribed", "executor_id", ex.id,
+	sub := call.GetSubscribe()
+	if n := len(sub.GetUnacknowledgedUpdates()) + len(sub.GetUnacknowledgedTasks()); n > 0 || ex.recovering {
+		a.log.Info("executor re-subscribed", "framework_id", ex.fw.id, "executor_id", ex.id,
 			"unacknowledged_updates", len(sub.GetUnacknowledgedUpdates()),
-			"unacknowledged_tasks", len(sub.GetUnacknowledgedTasks()))
+			"unacknowledged_tasks", len(sub.GetUnacknowledgedTasks()), "after_agent_restart", ex.recovering)
 	}
 	stopTimer(ex.regTimer)
 	if ex.conn != nil {
@@ -203,6 +207,7 @@ func (a *Agent) attachExecutor(call *executorpb.Call) (*executorConn, *executor,
 	}
 	conn := &executorConn{out: apihttp.NewOutbox[*executorpb.Event]()}
 	ex.conn = conn
+	recovered := ex.recovering && ex.state == executorRegistering
 	if ex.state == executorRegistering {
 		ex.state = executorRunning
 	}
@@ -215,15 +220,61 @@ func (a *Agent) attachExecutor(call *executorpb.Call) (*executorConn, *executor,
 			ContainerId:   &mesos.ContainerID{Value: proto.String(ex.containerID)},
 		},
 	})
+	if recovered {
+		a.adoptReportedTasks(ex, sub)
+	}
+	a.replayExecutorUpdates(ex, call)
+	if recovered {
+		a.dropUndelivered(ex, sub)
+		a.doneReregistering(ex)
+	}
 	for _, t := range ex.queued {
 		ex.launched[t.info.GetTaskId().GetValue()] = t
-		conn.send(launchEvent(t))
+	}
+	for _, ev := range launchEvents(ex.queued) {
+		conn.send(ev)
 	}
 	ex.queued = nil
 	if ex.state == executorTerminating {
 		conn.send(&executorpb.Event{Type: executorpb.Event_SHUTDOWN.Enum()})
 	}
 	return conn, ex, nil
+}
+
+// replayExecutorUpdates takes the updates a (re-)subscribing executor
+// replays as if posted: new ones are checkpointed and forwarded, those
+// already taken are duplicates; each is acknowledged on the new stream.
+// An update for a task already retired is acknowledged too, or the
+// executor would replay it forever. Callers hold a.mu.
+func (a *Agent) replayExecutorUpdates(ex *executor, sub *executorpb.Call) {
+	for _, u := range sub.GetSubscribe().GetUnacknowledgedUpdates() {
+		call := &executorpb.Call{FrameworkId: sub.FrameworkId, ExecutorId: sub.ExecutorId,
+			Type: executorpb.Call_UPDATE.Enum(), Update: u}
+		err := a.executorUpdate(ex, call)
+		if err == nil {
+			continue
+		}
+		status := u.GetStatus()
+		if len(status.GetUuid()) > 0 && retiredTask(ex, status.GetTaskId().GetValue()) {
+			ex.conn.send(&executorpb.Event{
+				Type:         executorpb.Event_ACKNOWLEDGED.Enum(),
+				Acknowledged: &executorpb.Event_Acknowledged{TaskId: status.TaskId, Uuid: status.Uuid},
+			})
+			continue
+		}
+		a.log.Warn("ignoring a replayed status update", "executor_id", ex.id,
+			"task_id", status.GetTaskId().GetValue(), "err", err)
+	}
+}
+
+// retiredTask reports whether tid is among ex's completed tasks.
+func retiredTask(ex *executor, tid string) bool {
+	for _, t := range ex.completedTasks {
+		if t.info.GetTaskId().GetValue() == tid {
+			return true
+		}
+	}
+	return false
 }
 
 // pumpExecutorEvents writes the connection's events to the stream until the

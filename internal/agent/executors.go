@@ -22,11 +22,9 @@ const (
 	commandExecutorMemMB = 32
 )
 
-// Defaults handed to checkpointing executors (reference §5, §10).
-const (
-	executorRecoveryTimeout        = 15 * time.Minute
-	executorSubscriptionBackoffMax = 2 * time.Second
-)
+// executorSubscriptionBackoffMax is handed to checkpointing executors
+// (reference §5, §10).
+const executorSubscriptionBackoffMax = 2 * time.Second
 
 // executorInfoFor returns the ExecutorInfo a RUN_TASK runs under: the
 // framework's custom executor, or a command executor generated for the task.
@@ -109,7 +107,8 @@ func abbreviate(s string) string {
 
 // startExecutor creates an executor for its first task and starts the
 // goroutine that launches and watches it. Callers hold a.mu.
-func (a *Agent) startExecutor(fw *framework, info *mesos.ExecutorInfo, command bool, first *task) {
+func (a *Agent) startExecutor(fw *framework, info *mesos.ExecutorInfo, command bool, tasks ...*task) {
+	first := tasks[0]
 	_, containerID := newUUID()
 	eid := info.GetExecutorId().GetValue()
 	ex := &executor{
@@ -121,7 +120,7 @@ func (a *Agent) startExecutor(fw *framework, info *mesos.ExecutorInfo, command b
 		directory:   a.paths.sandbox(a.agentID, fw.id, eid, containerID),
 		user:        a.executorUser(fw.info, info, first.info),
 		launched:    make(map[string]*task),
-		queued:      []*task{first},
+		queued:      tasks,
 		launchedAt:  time.Now(),
 	}
 	infoFile := ""
@@ -130,7 +129,9 @@ func (a *Agent) startExecutor(fw *framework, info *mesos.ExecutorInfo, command b
 		infoFile = a.paths.executorInfoFile(a.agentID, fw.id, eid)
 	}
 	fw.executors[eid] = ex
-	fw.taskExecutor[first.info.GetTaskId().GetValue()] = ex
+	for _, t := range tasks {
+		fw.taskExecutor[t.info.GetTaskId().GetValue()] = ex
+	}
 	spec := a.launchSpec(ex)
 	a.workers.Go(func() { a.runExecutor(ex, spec, infoFile, first.info) })
 }
@@ -180,16 +181,22 @@ func launchEvent(t *task) *executorpb.Event {
 func (a *Agent) launchSpec(ex *executor) containerizer.LaunchSpec {
 	cmd := ex.info.GetCommand()
 	spec := containerizer.LaunchSpec{
-		ContainerID: ex.containerID,
-		Sandbox:     ex.directory,
-		Env:         a.executorEnv(ex),
-		User:        ex.user,
-		Stdout:      ex.directory + "/stdout",
-		Stderr:      ex.directory + "/stderr",
-		Resources:   ex.info.GetResources(),
+		ContainerID:     ex.containerID,
+		Sandbox:         ex.directory,
+		Env:             a.executorEnv(ex),
+		User:            ex.user,
+		Stdout:          ex.directory + "/stdout",
+		Stderr:          ex.directory + "/stderr",
+		Resources:       containerResources(ex, ex.queued),
+		BuiltinExecutor: builtinExecutor(ex),
 	}
+	var first *task
+	if len(ex.queued) > 0 {
+		first = ex.queued[0]
+	}
+	spec.Container, spec.ImageForTask = launchContainer(ex, first)
 	switch {
-	case ex.command:
+	case spec.BuiltinExecutor:
 		spec.Argv = a.executorCmd
 	case cmd.GetShell():
 		spec.Argv = []string{"/bin/sh", "-c", cmd.GetValue()}
@@ -199,9 +206,6 @@ func (a *Agent) launchSpec(ex *executor) containerizer.LaunchSpec {
 		if len(spec.Argv) == 0 {
 			spec.Argv = []string{cmd.GetValue()}
 		}
-	}
-	if len(cmd.GetUris()) > 0 {
-		a.log.Warn("executor URIs are not fetched yet", "executor_id", ex.id, "uris", len(cmd.GetUris()))
 	}
 	return spec
 }
@@ -228,7 +232,7 @@ func (a *Agent) executorEnv(ex *executor) []string {
 	}
 	if checkpoint {
 		env = append(env,
-			"MESOS_RECOVERY_TIMEOUT="+mesosDuration(executorRecoveryTimeout),
+			"MESOS_RECOVERY_TIMEOUT="+mesosDuration(a.cfg.RecoveryTimeout),
 			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+mesosDuration(executorSubscriptionBackoffMax))
 	}
 	if !ex.command {
@@ -268,11 +272,16 @@ func (a *Agent) shutdownGrace(ex *executor) time.Duration {
 	return a.cfg.ExecutorShutdownGracePeriod
 }
 
-// runExecutor is the executor's goroutine: it prepares the sandbox, launches
-// the container, waits for it to end, and reports the end.
+// runExecutor is the executor's goroutine: it prepares the sandbox, fetches
+// the URIs into it, launches the container, waits for it to end, and
+// reports the end.
 func (a *Agent) runExecutor(ex *executor, spec containerizer.LaunchSpec, infoFile string, first *mesos.TaskInfo) {
 	ctx := a.lifetime
 	if err := a.prepareSandbox(ex); err != nil {
+		a.executorEnded(ex, a.launchFailure(ex, err))
+		return
+	}
+	if err := a.fetchURIs(ex, first); err != nil {
 		a.executorEnded(ex, a.launchFailure(ex, err))
 		return
 	}
@@ -423,6 +432,9 @@ func (a *Agent) endCause(ex *executor, status containerizer.ExitStatus) terminat
 	if ex.cause != nil {
 		return *ex.cause
 	}
+	if l := status.Limitation; l != nil {
+		return termination{mesos.TaskState_TASK_FAILED, l.Reason, l.Message}
+	}
 	what := "Executor"
 	if ex.command {
 		what = "Command executor"
@@ -439,6 +451,7 @@ func (a *Agent) maybeRetireExecutor(ex *executor) {
 	if ex.state != executorTerminated {
 		return
 	}
+	a.markRunEnded(ex)
 	if fw.removed {
 		for tid, t := range ex.launched {
 			a.updates.Forget(fw.id, tid)
@@ -452,9 +465,11 @@ func (a *Agent) maybeRetireExecutor(ex *executor) {
 	}
 	delete(fw.executors, ex.id)
 	fw.completedExecutors = appendCapped(fw.completedExecutors, ex, maxCompletedExecutors)
+	a.executorRetired(ex)
 	if len(fw.executors) == 0 && a.frameworks[fw.id] == fw {
 		delete(a.frameworks, fw.id)
 		a.completedFrameworks = appendCapped(a.completedFrameworks, fw, maxCompletedFrameworks)
+		a.frameworkRetired(fw)
 	}
 }
 

@@ -16,6 +16,9 @@ import (
 	"sync"
 	"syscall"
 
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/internal/apihttp"
 )
 
@@ -51,6 +54,19 @@ func (f *sandboxFiles) attachRun(fid, eid, directory, latest string) {
 	f.attach(directory, directory)
 	f.attach("/frameworks/"+fid+"/executors/"+eid+"/runs/latest", latest)
 	f.attach(latest, latest)
+}
+
+// detachUnder drops every attachment whose directory is dir or lies
+// under it (dir was removed by GC).
+func (f *sandboxFiles) detachUnder(dir string) {
+	dir = filepath.Clean(dir)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for virtual, real := range f.roots {
+		if real == dir || strings.HasPrefix(real, dir+string(filepath.Separator)) {
+			delete(f.roots, virtual)
+		}
+	}
 }
 
 // errRefused is a path outside the sandboxes.
@@ -158,6 +174,24 @@ func (f *sandboxFiles) describe(virtual string, fi fs.FileInfo) fileInfo {
 		out.Nlink = uint64(st.Nlink)
 		out.UID = f.name("u", st.Uid)
 		out.GID = f.name("g", st.Gid)
+	}
+	return out
+}
+
+// fileInfo is a mesos.v1.FileInfo (LIST_FILES): mode is the st_mode, file
+// type bits included.
+func (f *sandboxFiles) fileInfo(virtual string, fi fs.FileInfo) *mesos.FileInfo {
+	out := &mesos.FileInfo{
+		Path:  proto.String(virtual),
+		Size:  proto.Uint64(uint64(fi.Size())),
+		Mtime: &mesos.TimeInfo{Nanoseconds: proto.Int64(fi.ModTime().UnixNano())},
+		Mode:  proto.Uint32(uint32(fi.Mode().Perm())),
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		out.Mode = proto.Uint32(st.Mode)
+		out.Nlink = proto.Int32(int32(st.Nlink))
+		out.Uid = proto.String(f.name("u", st.Uid))
+		out.Gid = proto.String(f.name("g", st.Gid))
 	}
 	return out
 }

@@ -22,6 +22,7 @@ type counters struct {
 	validStatusUpdates    uint64
 	invalidStatusUpdates  uint64
 	containerLaunchErrors uint64
+	recoveryErrors        uint64
 }
 
 func (c *counters) countTerminal(s mesos.TaskState) {
@@ -73,7 +74,7 @@ func (a *Agent) metricsSnapshot() map[string]float64 {
 		"tasks_lost": c.tasksLost, "tasks_gone": c.tasksGone,
 		"executors_terminated": c.executorsTerminated, "executors_preempted": 0,
 		"valid_status_updates": c.validStatusUpdates, "invalid_status_updates": c.invalidStatusUpdates,
-		"container_launch_errors": c.containerLaunchErrors, "recovery_errors": 0,
+		"container_launch_errors": c.containerLaunchErrors, "recovery_errors": c.recoveryErrors,
 	} {
 		m["slave/"+name] = float64(v)
 	}
@@ -81,6 +82,10 @@ func (a *Agent) metricsSnapshot() map[string]float64 {
 		m["slave/executors_"+state] = float64(n)
 	}
 	m["slave/frameworks_active"] = float64(len(a.frameworks))
+	succeeded, failed, pending := a.gc.stats()
+	m["gc/path_removals_succeeded"] = float64(succeeded)
+	m["gc/path_removals_failed"] = float64(failed)
+	m["gc/path_removals_pending"] = float64(pending)
 	return m
 }
 

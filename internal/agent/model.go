@@ -96,6 +96,11 @@ type executor struct {
 	completedTasks []*task
 
 	conn *executorConn // nil when not subscribed or disconnected
+	// recovering is set for an executor re-adopted after an agent restart
+	// until it re-subscribes or ends (recovery.go).
+	recovering bool
+	// runEnded is set once forked.pid is emptied (markRunEnded).
+	runEnded bool
 	// cause is set when the agent decided to end the executor.
 	cause         *termination
 	regTimer      *time.Timer
@@ -105,6 +110,7 @@ type executor struct {
 // task is a task on this agent.
 type task struct {
 	info     *mesos.TaskInfo
+	group    *mesos.TaskGroupInfo // its LAUNCH_GROUP; nil for other tasks
 	state    mesos.TaskState
 	statuses []*mesos.TaskStatus
 }

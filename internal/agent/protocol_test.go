@@ -209,25 +209,6 @@ func TestKillOfAnUnknownTaskAnswersLost(t *testing.T) {
 	m.send(ackEvent(lost))
 }
 
-func TestTaskGroupsAreRefused(t *testing.T) {
-	m := newFakeMaster(t)
-	fakeAgent(t, m, nil)
-	m.nextSubscribe(wait)
-	m.send(&protocol.AgentEvent{Type: protocol.AgentEvent_RUN_TASK_GROUP.Enum(),
-		RunTaskGroup: &protocol.AgentEvent_RunTaskGroup{
-			Framework: testFramework("fw"),
-			Executor:  &mesos.ExecutorInfo{ExecutorId: &mesos.ExecutorID{Value: proto.String("default")}},
-			TaskGroup: &mesos.TaskGroupInfo{Tasks: []*mesos.TaskInfo{commandTask("g1", "x"), commandTask("g2", "x")}},
-		}})
-	for _, id := range []string{"g1", "g2"} {
-		u := m.nextUpdate(wait)
-		wantUpdate(t, u, id, mesos.TaskState_TASK_FAILED)
-		if !strings.Contains(u.GetStatus().GetMessage(), "not supported") {
-			t.Errorf("message = %q", u.GetStatus().GetMessage())
-		}
-	}
-}
-
 func TestTaskWithAnUnsafeIDIsRefused(t *testing.T) {
 	m := newFakeMaster(t)
 	_, fc := fakeAgent(t, m, nil)

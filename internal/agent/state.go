@@ -119,9 +119,9 @@ func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
 
 // state builds /state.
 func (a *Agent) state() stateJSON {
-	total := mustResources(a.resources)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	total := a.totalResources()
 	allocated := mustResources(a.allocatedResources())
 	s := stateJSON{
 		Version:                      version.Mesos,

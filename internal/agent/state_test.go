@@ -36,6 +36,7 @@ func TestStateShape(t *testing.T) {
 	nextLaunch(t, fc)
 	m.send(runTaskEvent(fw, commandTask("running", "sleep 2")))
 	nextLaunch(t, fc)
+	waitLaunched(t, a, "fw-1", "running")
 	api := executorAPI{t, "http://" + a.Addr() + "/api/v1/executor"}
 	resp := api.call(wire.Protobuf, subscribeCall("fw-1", "running"))
 	if resp.StatusCode != 200 {
@@ -153,4 +154,17 @@ func TestProfilingEndpointsOnlyWhenEnabled(t *testing.T) {
 			t.Errorf("Profiling=%v: /debug/pprof/ answers %d, want %d", on, resp.StatusCode, want)
 		}
 	}
+}
+
+// waitLaunched waits until the agent has recorded the executor's pid (the
+// fake containerizer reports a launch before Launch returns it).
+func waitLaunched(t *testing.T, a *Agent, fid, eid string) *executor {
+	t.Helper()
+	ex := findExecutor(t, a, fid, eid)
+	waitFor(t, "the pid of executor "+eid, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return ex.pid != 0
+	})
+	return ex
 }

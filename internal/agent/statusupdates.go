@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -206,6 +207,70 @@ func (m *updateManager) Close() {
 	}
 }
 
+// Restore installs a stream recovered from its checkpoint (path) after an
+// agent restart: its unacknowledged updates, in order, and every uuid it
+// has seen, so that an executor replaying an update is answered as a
+// duplicate. It sends nothing: ResendAll does, once subscribed. A finished
+// stream (terminal and fully acknowledged) is not installed.
+func (m *updateManager) Restore(framework, task, path string, r replayedStream) {
+	if r.done() {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.streams[streamKey{framework, task}] = &updateStream{
+		path:     path,
+		pending:  slices.Clone(r.pending),
+		received: slices.Clone(r.received),
+		terminal: r.terminal,
+		backoff:  updateRetryMin,
+	}
+}
+
+// replayedStream is a task's update stream as its checkpoint tells it.
+type replayedStream struct {
+	all      []*protocol.AgentCall_Update // every update, in order
+	pending  []*protocol.AgentCall_Update // unacknowledged; pending[0] is the head
+	received [][]byte                     // every uuid
+	terminal bool
+}
+
+// done reports whether the stream is finished: a terminal update was
+// received and every update is acknowledged.
+func (r replayedStream) done() bool { return r.terminal && len(r.pending) == 0 }
+
+// latestState is the state of the newest update (STAGING without any).
+func (r replayedStream) latestState() mesos.TaskState {
+	if len(r.all) == 0 {
+		return mesos.TaskState_TASK_STAGING
+	}
+	return r.all[len(r.all)-1].GetStatus().GetState()
+}
+
+// replayUpdateRecords rebuilds a stream from its checkpoint records the
+// way the manager built it: a duplicate uuid is ignored, an ack removes
+// the head when it names the head's uuid.
+func replayUpdateRecords(recs []updateRecord) replayedStream {
+	var r replayedStream
+	for _, rec := range recs {
+		if rec.Update == nil {
+			if len(r.pending) > 0 && bytes.Equal(r.pending[0].GetStatus().GetUuid(), rec.AckUUID) {
+				r.pending = r.pending[1:]
+			}
+			continue
+		}
+		uuid := rec.Update.GetStatus().GetUuid()
+		if slices.ContainsFunc(r.received, func(seen []byte) bool { return bytes.Equal(seen, uuid) }) {
+			continue
+		}
+		r.received = append(r.received, uuid)
+		r.all = append(r.all, rec.Update)
+		r.pending = append(r.pending, rec.Update)
+		r.terminal = r.terminal || isTerminal(rec.Update.GetStatus().GetState())
+	}
+	return r
+}
+
 // run calls Tick every interval until ctx ends.
 func (m *updateManager) run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
@@ -304,32 +369,40 @@ type updateRecord struct {
 // readUpdateRecords reads a task.updates checkpoint. A torn final record
 // (the agent died mid-write) ends the list without an error.
 func readUpdateRecords(path string) ([]updateRecord, error) {
+	recs, _, err := readUpdateCheckpoint(path)
+	return recs, err
+}
+
+// readUpdateCheckpoint reads a task.updates checkpoint and also returns
+// the length of its complete records: a torn final record must be cut off
+// before the file is appended to again.
+func readUpdateCheckpoint(path string) (out []updateRecord, complete int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
 	r := recordio.NewReader(f, 0)
-	var out []updateRecord
 	for {
 		rec, err := r.ReadRecord()
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return out, nil
+			return out, complete, nil
 		}
 		if err != nil {
-			return out, fmt.Errorf("reading %s: %w", path, err)
+			return out, complete, fmt.Errorf("reading %s: %w", path, err)
 		}
+		complete += int64(len(strconv.Itoa(len(rec)))+1) + int64(len(rec))
 		switch rec[0] {
 		case recordUpdate:
 			u := &protocol.AgentCall_Update{}
 			if err := proto.Unmarshal(rec[1:], u); err != nil {
-				return out, fmt.Errorf("reading %s: bad update record: %w", path, err)
+				return out, complete, fmt.Errorf("reading %s: bad update record: %w", path, err)
 			}
 			out = append(out, updateRecord{Update: u})
 		case recordAck:
 			out = append(out, updateRecord{AckUUID: rec[1:]})
 		default:
-			return out, fmt.Errorf("reading %s: unknown record tag %q", path, rec[0])
+			return out, complete, fmt.Errorf("reading %s: unknown record tag %q", path, rec[0])
 		}
 	}
 }

@@ -262,3 +262,61 @@ func BenchmarkCheckpointedUpdate(b *testing.B) {
 		})
 	}
 }
+
+// TestRestoredStreamContinuesItsCheckpoint: a stream rebuilt from its
+// checkpoint after a crash mid-write (a torn last record) has the
+// unacknowledged updates in order, answers a replayed uuid as a
+// duplicate, and appends framed records after the cut.
+func TestRestoredStreamContinuesItsCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tasks", "t1", "task.updates")
+	now := time.Unix(1000, 0)
+	before := newUpdateManager(func(*protocol.AgentCall_Update) {}, false)
+	for i, st := range []mesos.TaskState{mesos.TaskState_TASK_STARTING, mesos.TaskState_TASK_RUNNING, mesos.TaskState_TASK_FINISHED} {
+		if _, err := before.Update(testUpdate("t1", st, byte(i+1)), path, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := before.Acknowledge("fw", "t1", bytes.Repeat([]byte{1}, 16), now); err != nil || !res.Matched {
+		t.Fatalf("ack: %+v, %v", res, err)
+	}
+	before.Close()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	must(t, err)
+	_, err = f.WriteString("57\nU\x0a\x04")
+	must(t, err)
+	f.Close()
+
+	recs, complete, err := readUpdateCheckpoint(path)
+	must(t, err)
+	if fi, _ := os.Stat(path); len(recs) != 4 || complete >= fi.Size() {
+		t.Fatalf("%d records, %d complete bytes of %d", len(recs), complete, fi.Size())
+	}
+	r := replayUpdateRecords(recs)
+	if got := states(r.pending); !equalStrings(got, []string{"t1:TASK_RUNNING", "t1:TASK_FINISHED"}) || !r.terminal || r.done() {
+		t.Fatalf("replayed pending %v terminal %v", got, r.terminal)
+	}
+	if r.latestState() != mesos.TaskState_TASK_FINISHED || len(r.all) != 3 {
+		t.Errorf("latest %s of %d updates", r.latestState(), len(r.all))
+	}
+	cutTornRecord(path, complete)
+
+	var log sentLog
+	after := newUpdateManager(log.send, false)
+	after.Restore("fw", "t1", path, r)
+	if dup, err := after.Update(testUpdate("t1", mesos.TaskState_TASK_RUNNING, 2), path, now); err != nil || !dup {
+		t.Errorf("replayed RUNNING: duplicate %v, %v", dup, err)
+	}
+	after.ResendAll(now)
+	if got := states(log.take()); !equalStrings(got, []string{"t1:TASK_RUNNING"}) {
+		t.Fatalf("after the restore sent %v, want the RUNNING head", got)
+	}
+	for _, b := range []byte{2, 3} {
+		if res, err := after.Acknowledge("fw", "t1", bytes.Repeat([]byte{b}, 16), now); err != nil || !res.Matched {
+			t.Fatalf("ack %d: %+v, %v", b, res, err)
+		}
+	}
+	recs, err = readUpdateRecords(path)
+	if err != nil || len(recs) != 6 || !replayUpdateRecords(recs).done() {
+		t.Fatalf("checkpoint after the restore: %d records, %v (want 3 updates and 3 acks, all done)", len(recs), err)
+	}
+}

@@ -219,6 +219,7 @@ func (a *Agent) subscribeCall() *protocol.AgentCall {
 			Ip:       proto.String(a.ip),
 			Port:     proto.Int32(int32(a.port)),
 		},
+		CheckpointedResources: a.checkpointed,
 	}
 	for _, fw := range a.frameworks {
 		sub.Frameworks = append(sub.Frameworks, fw.info)

@@ -62,6 +62,7 @@ func newDevCommand() *cobra.Command {
 				Resources:  res,
 				Attributes: attrs,
 				Logger:     log.With("component", "agent"),
+				LogLevel:   logLevel,
 			})
 			if err != nil {
 				return err

@@ -24,9 +24,11 @@
 //     dies with its parent.
 //
 // Implementations: Posix (a session per container, no resource isolation)
-// in this package; an in-memory fake in package fake for
-// tests and the simulator. Linux isolation (namespaces, cgroups, images) and
-// Docker plug in behind the same interface.
+// in this package; package linux (namespaces, cgroups, image root
+// filesystems; needs root); package docker (ContainerInfo.type DOCKER,
+// through the Docker Engine API); Composite, which routes each container
+// to one of them; an in-memory fake in package fake for tests and the
+// simulator.
 package containerizer
 
 import (
@@ -65,6 +67,30 @@ type LaunchSpec struct {
 	// Resources are the container's resources, for isolators that enforce
 	// them.
 	Resources []*mesos.Resource
+	// Container is the ContainerInfo the container is made from: its type
+	// picks the containerizer; hostname, image, volumes and network shape
+	// it. nil is a plain MESOS container.
+	Container *mesos.ContainerInfo
+	// ImageForTask says Container's image is the task's, not the
+	// executor's: the executor runs on the host's filesystem and starts
+	// its task in the image, as Mesos runs command tasks.
+	ImageForTask bool
+	// BuiltinExecutor says the first process is Agora's own executor,
+	// which reaps orphans and handles SIGTERM itself: the linux
+	// containerizer runs it as PID 1 of the container instead of under an
+	// init.
+	BuiltinExecutor bool
+}
+
+// Limitation is a resource limit the container ran into, which ended it.
+type Limitation struct {
+	// Reason is the task status reason, e.g.
+	// REASON_CONTAINER_LIMITATION_MEMORY.
+	Reason mesos.TaskStatus_Reason
+	// Message says what happened.
+	Message string
+	// Resources are the limited resources (TaskStatus.limitation).
+	Resources []*mesos.Resource
 }
 
 // ExitStatus is how a container ended.
@@ -79,11 +105,16 @@ type ExitStatus struct {
 	Destroyed bool
 	// Message says what happened, for logs and task status messages.
 	Message string
+	// Limitation, when set, is the resource limit that ended the
+	// container.
+	Limitation *Limitation
 }
 
 // String describes the status the way task messages do.
 func (s ExitStatus) String() string {
 	switch {
+	case s.Limitation != nil:
+		return s.Limitation.Message
 	case s.Message != "":
 		return s.Message
 	case !s.Known:
@@ -102,6 +133,10 @@ type RecoverSpec struct {
 	// Pid is the container's first process, from the checkpoint
 	// (runs/<container_id>/pids/forked.pid).
 	Pid int
+	// Container is the ContainerInfo it was launched with (the executor's,
+	// or a command task's), from the checkpoint; Composite routes by its
+	// type. nil is a MESOS container.
+	Container *mesos.ContainerInfo
 }
 
 // Containerizer starts and watches containers. See the package doc for the

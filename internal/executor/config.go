@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/agoraproject/agora/api/wire"
+	"github.com/agoraproject/agora/internal/containerizer/docker"
+	"github.com/agoraproject/agora/internal/containerizer/image"
 )
 
 // Defaults of the settings the agent may leave out (reference §10).
@@ -52,6 +54,18 @@ type Config struct {
 	// SubscriptionBackoffMax caps the delay between subscription attempts
 	// (MESOS_SUBSCRIPTION_BACKOFF_MAX).
 	SubscriptionBackoffMax time.Duration
+	// Rootfs, when set, is the image root filesystem the command task is
+	// chrooted to (AGORA_TASK_ROOTFS), and Image the image's runtime
+	// configuration (AGORA_TASK_IMAGE_CONFIG); the linux containerizer sets
+	// both for tasks that name an image.
+	Rootfs string
+	Image  *image.RuntimeConfig
+	// TaskUser runs tasks whose command names no user (AGORA_TASK_USER);
+	// empty means the executor's own user.
+	TaskUser string
+	// DockerSocket is the Docker Engine's socket (AGORA_DOCKER_SOCKET),
+	// set by the agent's docker containerizer for DOCKER tasks.
+	DockerSocket string
 	// AuthToken, when set, is sent as a bearer token
 	// (MESOS_EXECUTOR_AUTHENTICATION_TOKEN).
 	AuthToken string
@@ -117,6 +131,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if cfg.Sandbox == "" {
 		cfg.Sandbox = cfg.Directory
+	}
+	cfg.Rootfs = getenv(image.EnvRootfs)
+	cfg.DockerSocket = getenv(docker.EnvSocket)
+	cfg.TaskUser = getenv(image.EnvTaskUser)
+	if v := getenv(image.EnvRuntimeConfig); v != "" {
+		if cfg.Image, err = image.DecodeRuntimeConfig(v); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
+		}
+	}
+	if cfg.Rootfs != "" && cfg.Image == nil {
+		cfg.Image = &image.RuntimeConfig{}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err

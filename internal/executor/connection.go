@@ -22,8 +22,10 @@ func (e *executor) subscribe() {
 func (e *executor) subscribeCall() *executorv1.Call {
 	call := e.agent.newCall(executorv1.Call_SUBSCRIBE)
 	call.Subscribe = &executorv1.Call_Subscribe{UnacknowledgedUpdates: e.pending.updates()}
-	if t := e.task; t != nil && !t.acknowledged {
-		call.Subscribe.UnacknowledgedTasks = []*mesos.TaskInfo{t.info}
+	for _, t := range e.tasks {
+		if !t.acknowledged {
+			call.Subscribe.UnacknowledgedTasks = append(call.Subscribe.UnacknowledgedTasks, t.info)
+		}
 	}
 	return call
 }
@@ -146,8 +148,8 @@ func (e *executor) onAcknowledged(ack *executorv1.Event_Acknowledged) {
 		e.log.Debug("acknowledgement for no pending update", "task_id", ack.GetTaskId().GetValue())
 		return
 	}
-	t := e.task
-	if t == nil || t.info.GetTaskId().GetValue() != ack.GetTaskId().GetValue() {
+	t := e.findTask(ack.GetTaskId().GetValue())
+	if t == nil {
 		return
 	}
 	t.acknowledged = true

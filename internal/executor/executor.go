@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -29,22 +30,37 @@ var (
 // Config.SubscriptionBackoffMax.
 const initialBackoff = 100 * time.Millisecond
 
-// Run runs the command executor: it subscribes to the agent, runs the one
-// task the agent launches, reports its states, and returns nil once the
-// agent has acknowledged the task's terminal update (or at once on a SHUTDOWN
-// before any task). Cancelling ctx shuts the executor down like SHUTDOWN.
+// Run runs the executor: it subscribes to the agent, runs the tasks the
+// agent launches (one LAUNCH as the command executor, or task groups as the
+// default executor), reports their states, and returns nil once the agent
+// has acknowledged the terminal update of every task (or at once on a
+// SHUTDOWN before any task). Cancelling ctx shuts the executor down like
+// SHUTDOWN.
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	e := newExecutor(cfg.withDefaults())
 	defer e.close()
+	if os.Getpid() == 1 {
+		e.helpers.Go(func() { reapOrphans(e.ctx, e.log) })
+	}
 	return e.loop(ctx)
 }
 
+// launchMode is what the executor turned out to be, decided by the first
+// launch it gets.
+type launchMode int
+
+const (
+	modeUnset   launchMode = iota
+	modeCommand            // one task from LAUNCH
+	modeDefault            // task groups from LAUNCH_GROUP
+)
+
 // executor is the state of one Run. Everything but the channels is owned by
-// the loop goroutine; the stream readers, the call sender and the process
-// waiter talk to it through channels only.
+// the loop goroutine; the stream readers, the call sender, the process
+// waiters, the probes and the timers talk to it through channels only.
 type executor struct {
 	cfg      Config
 	log      *slog.Logger
@@ -57,6 +73,8 @@ type executor struct {
 	calls    *apihttp.Outbox[*executorv1.Call]
 	streamCh chan streamMsg
 	exitCh   chan processExit
+	timerCh  chan taskTimer
+	probeCh  chan probeResult
 
 	conn       int  // current connection (subscription attempt) number
 	subscribed bool // SUBSCRIBED arrived on conn
@@ -69,13 +87,12 @@ type executor struct {
 	framework   *mesos.FrameworkInfo
 	containerID *mesos.ContainerID
 
-	task          *task
-	pending       pendingUpdates
-	escalate      alarm // SIGKILL the task
-	maxCompletion alarm // the task's max_completion_time
-	ackWait       alarm // stop waiting for the terminal update's ack
-	shutdown      bool  // leave once the task is over
-	abort         error // leave with this error once the task is over
+	mode     launchMode
+	tasks    []*task // in launch order
+	pending  pendingUpdates
+	ackWait  alarm // stop waiting for the terminal updates' acks
+	shutdown bool  // leave once the tasks are over
+	abort    error // leave with this error once the tasks are over
 }
 
 // streamMsg is one event of connection conn, or how that connection ended.
@@ -98,6 +115,8 @@ func newExecutor(cfg Config) *executor {
 		calls:    apihttp.NewOutbox[*executorv1.Call](),
 		streamCh: make(chan streamMsg),
 		exitCh:   make(chan processExit),
+		timerCh:  make(chan taskTimer),
+		probeCh:  make(chan probeResult),
 	}
 	if cfg.AgentID != "" {
 		e.template.agentID = &mesos.AgentID{Value: proto.String(cfg.AgentID)}
@@ -108,8 +127,12 @@ func newExecutor(cfg Config) *executor {
 
 // close stops the helpers and waits for them.
 func (e *executor) close() {
-	for _, a := range []*alarm{&e.retry, &e.giveUp, &e.escalate, &e.maxCompletion, &e.ackWait} {
+	for _, a := range []*alarm{&e.retry, &e.giveUp, &e.ackWait} {
 		a.stop()
+	}
+	for _, t := range e.tasks {
+		t.stopTimers()
+		t.stopProbes()
 	}
 	e.calls.Close("executor done")
 	e.stop()
@@ -135,18 +158,16 @@ func (e *executor) loop(ctx context.Context) error {
 			e.onStream(m)
 		case x := <-e.exitCh:
 			e.onProcessExit(x)
+		case tm := <-e.timerCh:
+			e.onTimer(tm)
+		case r := <-e.probeCh:
+			e.onProbe(r)
 		case <-e.retry.C():
 			e.retry.fired()
 			e.subscribe()
 		case <-e.giveUp.C():
 			e.giveUp.fired()
 			e.leave(e.giveUpErr)
-		case <-e.escalate.C():
-			e.escalate.fired()
-			e.onGraceExpired()
-		case <-e.maxCompletion.C():
-			e.maxCompletion.fired()
-			e.onMaxCompletionTime()
 		case <-e.ackWait.C():
 			e.ackWait.fired()
 			e.leave(ErrUnacknowledged)
@@ -156,55 +177,85 @@ func (e *executor) loop(ctx context.Context) error {
 
 // over reports whether Run is done, and with what.
 func (e *executor) over() (bool, error) {
-	t := e.task
-	if t != nil && t.terminalAcked {
-		return true, nil
+	live, unacked := 0, 0
+	for _, t := range e.tasks {
+		if !t.exited {
+			live++
+		}
+		if !t.terminalAcked {
+			unacked++
+		}
 	}
-	taskOver := t == nil || t.exited
 	switch {
-	case e.abort != nil && taskOver:
+	case len(e.tasks) > 0 && unacked == 0:
+		return true, nil
+	case e.abort != nil && live == 0:
 		return true, e.abort
-	case e.shutdown && t == nil:
+	case e.shutdown && len(e.tasks) == 0:
 		return true, nil
 	}
 	return false, nil
 }
 
-// leave makes Run end with err once the task, which it kills, is over.
+// liveTasks counts the tasks whose process has not ended.
+func (e *executor) liveTasks() int {
+	n := 0
+	for _, t := range e.tasks {
+		if !t.exited {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *executor) findTask(id string) *task {
+	for _, t := range e.tasks {
+		if t.id().GetValue() == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// leave makes Run end with err once the tasks, which it kills, are over.
 func (e *executor) leave(err error) {
 	if e.abort == nil {
 		e.abort = err
 		e.log.Error("executor giving up", "err", err)
 	}
-	e.killTask(e.shutdownKillGrace(), endKilled)
+	e.killAll(endKilled)
 }
 
-// beginShutdown kills the task within the shutdown grace period and leaves
-// once its terminal update is acknowledged.
+// beginShutdown kills the tasks within the shutdown grace period and
+// leaves once their terminal updates are acknowledged.
 func (e *executor) beginShutdown() {
 	if e.shutdown {
 		return
 	}
 	e.shutdown = true
-	e.killTask(e.shutdownKillGrace(), endKilled)
+	e.killAll(endKilled)
 	if e.ackWait.active() {
 		e.ackWait.shorten(e.cfg.ShutdownGracePeriod)
+	}
+}
+
+// killAll kills every live task, each within the shutdown grace.
+func (e *executor) killAll(cause endCause) {
+	for _, t := range e.tasks {
+		e.killTask(t, e.shutdownKillGrace(t), cause)
 	}
 }
 
 // shutdownKillGrace is the SIGTERM→SIGKILL grace when shutting down: the
 // task's own grace, but short enough to leave room within the agent's
 // shutdown grace period to report the task's end.
-func (e *executor) shutdownKillGrace() time.Duration {
+func (e *executor) shutdownKillGrace(t *task) time.Duration {
 	g := e.cfg.ShutdownGracePeriod
 	g -= min(time.Second, g/2)
-	if e.task != nil {
-		g = min(g, killGrace(e.task.info.GetKillPolicy()))
-	}
-	return g
+	return min(g, killGrace(t.info.GetKillPolicy()))
 }
 
-// terminalAckWait bounds the wait for the terminal update's ack. With
+// terminalAckWait bounds the wait for the terminal updates' acks. With
 // checkpointing the agent may be restarting, so the wait is as long as
 // recovery may take.
 func (e *executor) terminalAckWait() time.Duration {

@@ -14,6 +14,7 @@ type processSpec struct {
 	args           []string // argv, argv[0] included
 	env            []string
 	dir            string
+	chroot         string              // "" = the executor's root
 	cred           *syscall.Credential // nil: run as the executor's user
 	stdout, stderr *os.File
 }
@@ -27,6 +28,7 @@ type process struct {
 
 // processExit is how a task's process ended.
 type processExit struct {
+	t      *task
 	status syscall.WaitStatus
 	err    error // waiting failed; status is meaningless
 }
@@ -41,10 +43,11 @@ func startProcess(spec processSpec) (*process, error) {
 		Stderr: spec.stderr,
 		SysProcAttr: &syscall.SysProcAttr{
 			Setpgid:    true,
+			Chroot:     spec.chroot,
 			Credential: spec.cred,
 		},
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startTracked(cmd); err != nil {
 		return nil, err
 	}
 	return &process{cmd: cmd, pid: cmd.Process.Pid}, nil
@@ -59,6 +62,7 @@ func (p *process) wait() processExit {
 	}
 	_ = p.signalGroup(syscall.SIGKILL)
 	err := p.cmd.Wait()
+	untrack(p.pid)
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
 		return processExit{err: fmt.Errorf("reaping task process %d: %w", p.pid, err)}

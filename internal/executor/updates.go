@@ -3,6 +3,7 @@ package executor
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -81,6 +82,12 @@ func newUUID() []byte {
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	return u
+}
+
+// newUUIDText returns a random UUID and its canonical text form.
+func newUUIDText() ([]byte, string) {
+	u := newUUID()
+	return u, fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }
 
 // epochSeconds is t as TaskStatus.timestamp: seconds since the epoch.

@@ -1,0 +1,112 @@
+package containerizer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
+)
+
+// ErrDockerDisabled is returned for a DOCKER container on an agent whose
+// --containerizers does not include docker.
+var ErrDockerDisabled = errors.New("the docker containerizer is not enabled on this agent (--containerizers=docker,mesos)")
+
+// Composite routes each container to the containerizer its ContainerInfo
+// asks for, as Mesos' --containerizers does: type DOCKER to Docker, the
+// rest to Mesos (posix or linux).
+type Composite struct {
+	Mesos Containerizer
+	// Docker is nil when the docker containerizer is not enabled.
+	Docker Containerizer
+
+	mu    sync.Mutex
+	owner map[string]Containerizer
+}
+
+// NewComposite returns a Composite; docker may be nil.
+func NewComposite(mesosContainerizer, docker Containerizer) *Composite {
+	return &Composite{Mesos: mesosContainerizer, Docker: docker, owner: make(map[string]Containerizer)}
+}
+
+func (c *Composite) choose(info *mesos.ContainerInfo) (Containerizer, error) {
+	if info == nil || info.GetType() != mesos.ContainerInfo_DOCKER { // type is required: nil reads as DOCKER
+		return c.Mesos, nil
+	}
+	if c.Docker == nil {
+		return nil, ErrDockerDisabled
+	}
+	return c.Docker, nil
+}
+
+func (c *Composite) of(containerID string) (Containerizer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.owner[containerID]; ok {
+		return o, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnknownContainer, containerID)
+}
+
+func (c *Composite) own(containerID string, o Containerizer) {
+	c.mu.Lock()
+	c.owner[containerID] = o
+	c.mu.Unlock()
+}
+
+// Launch starts the container with the containerizer its type picks.
+func (c *Composite) Launch(ctx context.Context, spec LaunchSpec) (int, error) {
+	o, err := c.choose(spec.Container)
+	if err != nil {
+		return 0, err
+	}
+	c.own(spec.ContainerID, o)
+	return o.Launch(ctx, spec)
+}
+
+// Wait waits on the container's containerizer.
+func (c *Composite) Wait(ctx context.Context, containerID string) (ExitStatus, error) {
+	o, err := c.of(containerID)
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	return o.Wait(ctx, containerID)
+}
+
+// Destroy destroys the container through its containerizer.
+func (c *Composite) Destroy(ctx context.Context, containerID string) error {
+	o, err := c.of(containerID)
+	if err != nil {
+		return err
+	}
+	return o.Destroy(ctx, containerID)
+}
+
+// Usage samples the container through its containerizer.
+func (c *Composite) Usage(containerID string) (*mesos.ResourceStatistics, error) {
+	o, err := c.of(containerID)
+	if err != nil {
+		return nil, err
+	}
+	return o.Usage(containerID)
+}
+
+// Recover hands each container to the containerizer its ContainerInfo
+// picks (RecoverSpec.Container; none means Mesos).
+func (c *Composite) Recover(ctx context.Context, known []RecoverSpec) error {
+	byOwner := map[Containerizer][]RecoverSpec{}
+	for _, spec := range known {
+		o, err := c.choose(spec.Container)
+		if err != nil {
+			o = c.Mesos // docker disabled since: the Mesos side still knows the executor's process
+		}
+		c.own(spec.ContainerID, o)
+		byOwner[o] = append(byOwner[o], spec)
+	}
+	var errs []error
+	for o, specs := range byOwner {
+		errs = append(errs, o.Recover(ctx, specs))
+	}
+	return errors.Join(errs...)
+}

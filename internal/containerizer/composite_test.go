@@ -1,0 +1,49 @@
+package containerizer_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/containerizer"
+	"github.com/agoraproject/agora/internal/containerizer/fake"
+)
+
+// TestCompositeRoutesByContainerType: DOCKER containers go to the docker
+// containerizer, everything else (no ContainerInfo included: its type is
+// required, and reads as DOCKER when absent) to mesos; later calls follow
+// the container.
+func TestCompositeRoutesByContainerType(t *testing.T) {
+	ctx := context.Background()
+	mesosC, dockerC := fake.New(), fake.New()
+	c := containerizer.NewComposite(mesosC, dockerC)
+	dockerInfo := &mesos.ContainerInfo{Type: mesos.ContainerInfo_DOCKER.Enum(), Docker: &mesos.ContainerInfo_DockerInfo{Image: proto.String("x")}}
+	for _, spec := range []containerizer.LaunchSpec{
+		{ContainerID: "plain", Argv: []string{"true"}},
+		{ContainerID: "mesos", Argv: []string{"true"}, Container: &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum()}},
+		{ContainerID: "docker", Argv: []string{"true"}, Container: dockerInfo},
+	} {
+		if _, err := c.Launch(ctx, spec); err != nil {
+			t.Fatalf("Launch %s: %v", spec.ContainerID, err)
+		}
+	}
+	if n := len(mesosC.Specs()); n != 2 {
+		t.Errorf("mesos launched %d containers, want 2", n)
+	}
+	if specs := dockerC.Specs(); len(specs) != 1 || specs[0].ContainerID != "docker" {
+		t.Errorf("docker launched %v", specs)
+	}
+	if err := c.Destroy(ctx, "docker"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Wait(ctx, "nope"); !errors.Is(err, containerizer.ErrUnknownContainer) {
+		t.Errorf("Wait(unknown) = %v", err)
+	}
+	noDocker := containerizer.NewComposite(fake.New(), nil)
+	if _, err := noDocker.Launch(ctx, containerizer.LaunchSpec{ContainerID: "d", Argv: []string{"x"}, Container: dockerInfo}); !errors.Is(err, containerizer.ErrDockerDisabled) {
+		t.Errorf("Launch without docker = %v", err)
+	}
+}

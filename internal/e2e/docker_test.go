@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	sched "github.com/agoraproject/agora/api/v1/scheduler"
+	"github.com/agoraproject/agora/api/wire"
+	"github.com/agoraproject/agora/internal/agent"
+	"github.com/agoraproject/agora/internal/containerizer/docker"
+	"github.com/agoraproject/agora/internal/containerizer/image/imagetest"
+	"github.com/agoraproject/agora/internal/schedtest"
+)
+
+// dockerImage is the image the Docker tests load into the engine.
+const dockerImage = "agora-e2e/docker-busybox:1"
+
+// requireDocker connects to the local Docker Engine; without one the test
+// is skipped loudly, except under CI=true where it fails.
+func requireDocker(t testing.TB) *docker.Engine {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e, err := docker.Connect(ctx, agent.DefaultDockerSocket)
+	if err == nil {
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	if os.Getenv("CI") == "true" {
+		if _, statErr := os.Stat(agent.DefaultDockerSocket); statErr == nil {
+			t.Fatalf("CI=true and a Docker socket exists, but the engine does not answer: %v", err)
+		}
+	}
+	t.Skipf("SKIPPING DOCKER TEST: no Docker Engine answers at %s (%v)", agent.DefaultDockerSocket, err)
+	return nil
+}
+
+// loadBusybox loads the busybox test image into the engine and removes it
+// at cleanup.
+func loadBusybox(t testing.TB, e *docker.Engine) {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "busybox.tar")
+	imagetest.WriteDockerSave(t, src, dockerImage, imagetest.BusyboxImage(t))
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.Load(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := e.RemoveImage(ctx, dockerImage); err != nil {
+			t.Errorf("removing the test image: %v", err)
+		}
+	})
+}
+
+func dockerContainer() *mesos.ContainerInfo {
+	return &mesos.ContainerInfo{
+		Type:   mesos.ContainerInfo_DOCKER.Enum(),
+		Docker: &mesos.ContainerInfo_DockerInfo{Image: proto.String(dockerImage)},
+	}
+}
+
+// TestDockerTaskRunsIsKilledWithGraceAndLogsToTheSandbox: a DOCKER task
+// from an image the test loaded runs, its stdout lands in the sandbox, a
+// kill gives it SIGTERM and the grace period before SIGKILL, and its
+// container is removed.
+func TestDockerTaskRunsIsKilledWithGraceAndLogsToTheSandbox(t *testing.T) {
+	e := requireDocker(t)
+	loadBusybox(t, e)
+	workDir := t.TempDir()
+	t.Cleanup(func() {
+		// The agent stops before its containers do (they outlive it by
+		// design); remove what it left.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := e.RemoveUnder(ctx, workDir); err != nil {
+			t.Errorf("removing the test's containers: %v", err)
+		}
+	})
+	c := startCluster(t)
+	c.agents = append(c.agents, c.startAgent(t, "agent1", "127.0.0.2", workDir, "--containerizers=docker,mesos"))
+	s := schedtest.Subscribe(t, c.master, wire.JSON, schedtest.FrameworkInfo("docker"))
+	offer := s.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]
+	task := withMem(schedtest.CommandTask("boxed", offer,
+		`trap 'echo got-TERM' TERM; echo hello-from-docker in $MESOS_SANDBOX; while :; do sleep 0.05; done`), 64)
+	task.Container = dockerContainer()
+	const grace = 1500 * time.Millisecond
+	task.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: proto.Int64(int64(grace))}}
+	s.Launch(offer, task)
+	running := waitForState(t, s, "boxed", mesos.TaskState_TASK_RUNNING)
+	name := docker.ContainerName(running.GetContainerStatus().GetContainerId().GetValue())
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(readSandboxFile(t, offer, s.FrameworkID, "boxed", "stdout"), "hello-from-docker in /mnt/mesos/sandbox") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no task output in the sandbox; stdout %q, stderr:\n%s", readSandboxFile(t, offer, s.FrameworkID, "boxed", "stdout"),
+				readSandboxFile(t, offer, s.FrameworkID, "boxed", "stderr"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	killed := time.Now()
+	s.MustCall(&sched.Call{Type: sched.Call_KILL.Enum(), Kill: &sched.Call_Kill{
+		TaskId: &mesos.TaskID{Value: proto.String("boxed")}, AgentId: offer.GetAgentId()}})
+	waitForState(t, s, "boxed", mesos.TaskState_TASK_KILLED)
+	if took := time.Since(killed); took < grace || took > grace+10*time.Second {
+		t.Fatalf("TASK_KILLED %v after the kill, want just after the %v grace period", took, grace)
+	}
+	if out := readSandboxFile(t, offer, s.FrameworkID, "boxed", "stdout"); !strings.Contains(out, "got-TERM") {
+		t.Errorf("the container never saw SIGTERM:\n%q\nstderr: %s", out, readSandboxFile(t, offer, s.FrameworkID, "boxed", "stderr"))
+	}
+	waitUntil(t, "container "+name+" removed", 20*time.Second, func() bool { return !e.Exists(context.Background(), name) })
+}
+
+// TestDockerTaskWithoutTheDockerContainerizerFails: on an agent without
+// --containerizers=docker, a DOCKER task fails with a message saying so.
+func TestDockerTaskWithoutTheDockerContainerizerFails(t *testing.T) {
+	c := startCluster(t, "127.0.0.2")
+	s := schedtest.Subscribe(t, c.master, wire.JSON, schedtest.FrameworkInfo("no-docker"))
+	offer := s.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]
+	task := schedtest.CommandTask("boxed", offer, "true")
+	task.Container = dockerContainer()
+	s.Launch(offer, task)
+	st := waitForState(t, s, "boxed", mesos.TaskState_TASK_FAILED)
+	if !strings.Contains(st.GetMessage(), "docker containerizer is not enabled") {
+		t.Fatalf("message %q", st.GetMessage())
+	}
+}
