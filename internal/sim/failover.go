@@ -105,8 +105,12 @@ func failoverRound(ctx context.Context, masters []*MasterProcess, agents []*Agen
 		return 0, 0, 0, err
 	}
 	leader = time.Since(killed)
+	giveUp := time.Now().Add(2 * time.Minute)
 	for i, a := range agents {
 		for a.Registrations() == regs[i] {
+			if time.Now().After(giveUp) {
+				return 0, 0, 0, fmt.Errorf("%d agents did not re-register within 2 minutes", laggards(agents, regs))
+			}
 			if err := sleepCtx(ctx, 5*time.Millisecond); err != nil {
 				return 0, 0, 0, err
 			}
@@ -129,4 +133,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+func laggards(agents []*Agent, regs []int) int {
+	n := 0
+	for i, a := range agents {
+		if a.Registrations() == regs[i] {
+			n++
+		}
+	}
+	return n
 }
