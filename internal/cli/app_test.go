@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agoraproject/agora/api/marathon"
+	"github.com/agoraproject/agora/client/operator"
 	"github.com/agoraproject/agora/internal/apps"
 	"github.com/agoraproject/agora/internal/apps/store"
 )
@@ -113,5 +114,16 @@ func TestAppCommands(t *testing.T) {
 	}
 	if _, err = run(t, newAppCommand(), "", "show", "web", "--marathon", url); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("show after delete: %v", err)
+	}
+}
+
+func TestAppTasksFilter(t *testing.T) {
+	tasks := []operator.Task{{ID: "web.instance-1._app.1"}, {ID: "web2.instance-2._app.1"}, {ID: "g_web.instance-3._app.1"}, {ID: "other"}}
+	got := appTasks(tasks, "/web")
+	if len(got) != 1 || got[0].ID != "web.instance-1._app.1" {
+		t.Fatalf("/web: %v", got)
+	}
+	if got := appTasks(tasks, "/g/web"); len(got) != 1 || got[0].ID != "g_web.instance-3._app.1" {
+		t.Fatalf("/g/web: %v", got)
 	}
 }

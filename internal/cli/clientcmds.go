@@ -105,14 +105,21 @@ func newTaskCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "task", Short: "Inspect tasks"}
 	var f clientFlags
 	var q operator.TaskQuery
+	var app string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List tasks, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if app != "" {
+				q.Limit = max(q.Limit, 100000)
+			}
 			tasks, err := f.client().Tasks(cmd.Context(), q)
 			if err != nil {
 				return err
+			}
+			if app != "" {
+				tasks = appTasks(tasks, app)
 			}
 			return f.print(cmd.OutOrStdout(), tasks, "ID\tNAME\tSTATE\tFRAMEWORK\tAGENT", func(w io.Writer) {
 				for _, t := range tasks {
@@ -124,6 +131,21 @@ func newTaskCommand() *cobra.Command {
 	f.register(list)
 	list.Flags().StringVar(&q.FrameworkID, "framework", "", "only tasks of this framework ID")
 	list.Flags().IntVar(&q.Limit, "limit", 100, "at most this many tasks")
+	list.Flags().StringVar(&app, "app", "", "only the tasks of this app (Marathon app ID, e.g. /web)")
 	cmd.AddCommand(list)
 	return cmd
+}
+
+// appTasks keeps the tasks of a Marathon app: their IDs start with the app
+// ID without its leading slash, slashes as underscores, then ".instance-"
+// (or the legacy ".").
+func appTasks(tasks []operator.Task, app string) []operator.Task {
+	prefix := strings.ReplaceAll(strings.TrimPrefix(app, "/"), "/", "_") + "."
+	var out []operator.Task
+	for _, t := range tasks {
+		if strings.HasPrefix(t.ID, prefix) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

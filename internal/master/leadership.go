@@ -51,8 +51,10 @@ func (m *Master) becomeLeader() {
 			}
 			if err == nil {
 				state := m.reg.State()
+				fetched := m.clock.Now()
 				m.post(func() {
 					if m.epoch == epoch {
+						m.metrics.registryFetch = m.clock.Now().Sub(fetched)
 						m.recover(state, m.clock.Now())
 					}
 				})
@@ -262,8 +264,11 @@ func (m *Master) startWrite(key string, w pendingWrite) {
 		ctx = context.Background()
 	}
 	m.spawn(func() {
+		start := m.clock.Now()
 		err := m.registrar.Apply(ctx, w.ops...)
+		took := m.clock.Now().Sub(start)
 		m.post(func() {
+			m.metrics.registryStores.add(took)
 			if m.epoch != epoch {
 				return
 			}

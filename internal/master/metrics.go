@@ -30,6 +30,10 @@ type counters struct {
 	// for an allocation to its run), for the timer metrics.
 	allocationRunTimes  timings
 	allocationLatencies timings
+	// registryStores times registry writes; registryFetch is how long the
+	// last recovery took to load the registry.
+	registryStores timings
+	registryFetch  time.Duration
 }
 
 // timings keeps the last few hundred durations of a timer metric.
@@ -125,6 +129,7 @@ func (c counters) clone() counters {
 	}
 	out.allocationRunTimes = c.allocationRunTimes.clone()
 	out.allocationLatencies = c.allocationLatencies.clone()
+	out.registryStores = c.registryStores.clone()
 	out.callsByType = make(map[scheduler.Call_Type]uint64, len(c.callsByType))
 	for k, v := range c.callsByType {
 		out.callsByType[k] = v

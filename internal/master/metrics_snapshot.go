@@ -41,6 +41,15 @@ func metricsOf(s *Snapshot, now time.Time) map[string]float64 {
 	out["master/outstanding_offers"] = float64(s.Offers)
 	out["master/event_queue_messages"] = float64(s.InboxLen)
 	out["master/event_queue_dispatches"] = float64(s.InboxLen)
+	out["master/dropped_messages"] = 0 // nothing is dropped: outboxes grow
+	addTimer(out, "registrar/state_store_ms", s.Counters.registryStores)
+	out["registrar/state_fetch_ms"] = float64(s.Counters.registryFetch.Microseconds()) / 1000
+	recovered := 0.0
+	if s.Leading {
+		recovered = 1
+	}
+	out["registrar/log/recovered"] = recovered
+	out["registrar/log/ensemble_size"] = float64(s.RegistryServers)
 	out["allocator/mesos/allocation_runs"] = float64(s.Counters.allocationRuns)
 	addTimer(out, "allocator/mesos/allocation_run_ms", s.Counters.allocationRunTimes)
 	addTimer(out, "allocator/mesos/allocation_run_latency_ms", s.Counters.allocationLatencies)

@@ -37,6 +37,8 @@ type Snapshot struct {
 	InboxLen   int
 	Counters   counters
 	Allocator  allocator.Stats
+	// RegistryServers is the size of the masters' Raft group.
+	RegistryServers int
 	Quotas     []*quota.QuotaConfig
 }
 
@@ -149,6 +151,10 @@ func (m *Master) currentSnapshot(now time.Time) *Snapshot {
 func (m *Master) MetricsSnapshot(ctx context.Context) (*Snapshot, error) {
 	var snap *Snapshot
 	err := m.exec(ctx, func() { snap = m.snapshot(m.clock.Now(), false) })
+	if err == nil {
+		servers, _ := m.reg.Servers() // off the loop: it asks Raft
+		snap.RegistryServers = len(servers)
+	}
 	return snap, err
 }
 
