@@ -40,6 +40,6 @@ func newRoot() *cobra.Command {
 	root.AddCommand(masterCmd, agentCmd, newExecutorCommand(), newDevCommand(),
 		newFrameworkCommand(), newTaskCommand(), newBenchCommand(), newAppCommand(), newDeploymentCommand())
 	addOperatorCommands(root)
-	root.AddCommand(newImageCommand(), newContainerInitCommand()) // H13-TEMP: the lead registers these
+	root.AddCommand(newImageCommand(), newContainerInitCommand())
 	return root
 }

@@ -111,6 +111,29 @@ func waitForState(t *testing.T, s *schedtest.Scheduler, taskID string, state mes
 	}
 }
 
+// waitForAll waits until every one of taskIDs has reached state, in whatever
+// order their updates arrive, acknowledging all.
+func waitForAll(t *testing.T, s *schedtest.Scheduler, state mesos.TaskState, taskIDs ...string) {
+	t.Helper()
+	pending := make(map[string]bool, len(taskIDs))
+	for _, id := range taskIDs {
+		pending[id] = true
+	}
+	for len(pending) > 0 {
+		st := s.NextUpdate()
+		s.Ack(st)
+		id := st.GetTaskId().GetValue()
+		if !pending[id] {
+			continue
+		}
+		if st.GetState() == state {
+			delete(pending, id)
+		} else if isTerminal(st.GetState()) {
+			t.Fatalf("task %s ended %v (%s) waiting for %v", id, st.GetState(), st.GetMessage(), state)
+		}
+	}
+}
+
 func isTerminal(s mesos.TaskState) bool {
 	switch s {
 	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,

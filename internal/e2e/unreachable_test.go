@@ -23,8 +23,7 @@ func TestAgentUnreachableAndBack(t *testing.T) {
 	pa := schedtest.Subscribe(t, c.master, wire.JSON, aware)
 	offer := pa.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]
 	pa.Launch(offer, shortTask("pa-task", offer, "sleep 600"), shortTask("pa-task-2", offer, "sleep 600"))
-	waitForState(t, pa, "pa-task", mesos.TaskState_TASK_RUNNING)
-	waitForState(t, pa, "pa-task-2", mesos.TaskState_TASK_RUNNING)
+	waitForAll(t, pa, mesos.TaskState_TASK_RUNNING, "pa-task", "pa-task-2")
 
 	plain := schedtest.Subscribe(t, c.master, wire.JSON, schedtest.FrameworkInfo("plain"))
 	offer2 := plain.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]

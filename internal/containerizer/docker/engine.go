@@ -207,11 +207,6 @@ func (e *Engine) Remove(ctx context.Context, nameOrID string) error {
 	return nil
 }
 
-// IsNotFound reports whether err says a container or image does not exist.
-func IsNotFound(err error) bool {
-	return cerrdefs.IsNotFound(err) || errors.Is(err, cerrdefs.ErrNotFound)
-}
-
 // Load loads a `docker save` tarball into the engine.
 func (e *Engine) Load(ctx context.Context, tarball io.Reader) error {
 	res, err := e.cli.ImageLoad(ctx, tarball)
