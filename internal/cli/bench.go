@@ -48,7 +48,8 @@ func newBenchCommand() *cobra.Command {
 	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Minute, "give up after this long")
 	f.IntVar(&cfg.MaxInFlight, "max_in_flight", 0, "per framework, tasks launched and not yet running (0: no bound)")
 	f.StringVar(&cfg.ProfileFile, "master_profile", "", "write a 15 s CPU profile of the master taken during the launch")
-	cmd.AddCommand(launch, newBenchFailoverCommand(&asJSON, &workDir), newBenchStateCommand(&asJSON, &workDir))
+	cmd.AddCommand(launch, newBenchFailoverCommand(&asJSON, &workDir), newBenchStateCommand(&asJSON, &workDir),
+		newBenchChurnCommand(&asJSON, &workDir), newBenchAppsCommand(&asJSON, &workDir))
 	return cmd
 }
 
@@ -121,6 +122,66 @@ func newBenchStateCommand(asJSON *bool, workDir *string) *cobra.Command {
 	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
 	f.DurationVar(&cfg.Duration, "duration", 15*time.Second, "how long to read (and, before, to watch without readers)")
 	f.StringVar(&cfg.ProfileFile, "master_profile", "", "write a CPU profile of the master taken while it is read")
+	f.DurationVar(&cfg.Timeout, "timeout", 15*time.Minute, "give up after this long")
+	return cmd
+}
+
+func newBenchChurnCommand(asJSON *bool, workDir *string) *cobra.Command {
+	var cfg sim.ChurnConfig
+	cmd := &cobra.Command{
+		Use:   "churn",
+		Short: "Steady state: tasks keep finishing and being replaced",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, cleanup, err := benchDir(*workDir)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			res, err := sim.Churn(cmd.Context(), sim.ClusterConfig{Masters: 1, WorkDir: dir}, cfg)
+			if res != nil {
+				sim.Print(cmd.OutOrStdout(), "churn", res, *asJSON)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Agents, "agents", 1000, "simulated agents")
+	f.IntVar(&cfg.Frameworks, "frameworks", 10, "frameworks")
+	f.IntVar(&cfg.Running, "running", 10000, "tasks kept running")
+	f.Float64Var(&cfg.AgentCPUs, "agent_cpus", 16, "cpus per agent")
+	f.Float64Var(&cfg.AgentMem, "agent_mem", 65536, "mem (MB) per agent")
+	f.Float64Var(&cfg.TaskCPUs, "task_cpus", 0.1, "cpus per task")
+	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
+	f.DurationVar(&cfg.TaskDuration, "task_duration", 2*time.Second, "how long a task runs")
+	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long to measure the steady state")
+	return cmd
+}
+
+func newBenchAppsCommand(asJSON *bool, workDir *string) *cobra.Command {
+	var cfg sim.AppsConfig
+	cmd := &cobra.Command{
+		Use:   "apps",
+		Short: "Deploy and rolling-restart an app of many instances through the Marathon API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, cleanup, err := benchDir(*workDir)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			res, err := sim.Apps(cmd.Context(), sim.ClusterConfig{Masters: 1, WorkDir: dir}, cfg)
+			if res != nil {
+				sim.Print(cmd.OutOrStdout(), "apps", res, *asJSON)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Agents, "agents", 100, "simulated agents")
+	f.IntVar(&cfg.Instances, "instances", 1000, "instances of the app")
+	f.Float64Var(&cfg.AgentCPUs, "agent_cpus", 16, "cpus per agent")
+	f.Float64Var(&cfg.AgentMem, "agent_mem", 65536, "mem (MB) per agent")
 	f.DurationVar(&cfg.Timeout, "timeout", 15*time.Minute, "give up after this long")
 	return cmd
 }

@@ -104,7 +104,6 @@ type state struct {
 	frameworkConns map[frameworkConn]string
 	agentConns     map[agentConn]string
 
-
 	allocationPending   bool
 	allocationRequested time.Time
 	// allocationHeld: after a failover with quota, no offers until most

@@ -39,7 +39,7 @@ type Snapshot struct {
 	Allocator  allocator.Stats
 	// RegistryServers is the size of the masters' Raft group.
 	RegistryServers int
-	Quotas     []*quota.QuotaConfig
+	Quotas          []*quota.QuotaConfig
 }
 
 // AgentView is an agent in a snapshot.
