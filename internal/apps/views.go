@@ -50,7 +50,11 @@ func (f *Framework) appInfo(a *app, e embeds) marathon.AppInfo {
 	for _, in := range f.sortedInstances(a.def.ID) {
 		switch taskState(in) {
 		case "TASK_STAGING", "TASK_STARTING":
-			info.TasksStaged++
+			// An instance still waiting for an offer has no task yet;
+			// Marathon counts only launched tasks as staged.
+			if !in.scheduled() {
+				info.TasksStaged++
+			}
 		case "TASK_RUNNING":
 			info.TasksRunning++
 			if hasChecks {
