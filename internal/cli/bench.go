@@ -55,6 +55,7 @@ func newBenchCommand() *cobra.Command {
 
 func newBenchFailoverCommand(asJSON *bool, workDir *string) *cobra.Command {
 	var cfg sim.FailoverConfig
+	var raftTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "failover",
 		Short: "3 masters, N agents, tasks running: kill the leader, round after round",
@@ -65,7 +66,7 @@ func newBenchFailoverCommand(asJSON *bool, workDir *string) *cobra.Command {
 				return err
 			}
 			defer cleanup()
-			res, err := sim.Failover(cmd.Context(), sim.ClusterConfig{WorkDir: dir}, cfg)
+			res, err := sim.Failover(cmd.Context(), sim.ClusterConfig{WorkDir: dir, RaftTimeout: raftTimeout}, cfg)
 			if res != nil {
 				sim.Print(cmd.OutOrStdout(), "failover", res, *asJSON)
 			}
@@ -76,6 +77,7 @@ func newBenchFailoverCommand(asJSON *bool, workDir *string) *cobra.Command {
 	f.IntVar(&cfg.Agents, "agents", 100, "simulated agents")
 	f.IntVar(&cfg.Tasks, "tasks", 1000, "tasks running during the failovers")
 	f.IntVar(&cfg.Rounds, "rounds", 20, "how many times the leader is killed")
+	f.DurationVar(&raftTimeout, "raft_timeout", time.Second, "the masters' --raft_timeout (how soon a dead leader is noticed)")
 	f.Float64Var(&cfg.AgentCPUs, "agent_cpus", 16, "cpus per agent")
 	f.Float64Var(&cfg.AgentMem, "agent_mem", 65536, "mem (MB) per agent")
 	f.Float64Var(&cfg.TaskCPUs, "task_cpus", 0.1, "cpus per task")

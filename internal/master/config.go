@@ -37,6 +37,10 @@ type Config struct {
 	// AgentReregisterTimeout is how long a new leader waits for agents
 	// to re-register before marking the missing ones unreachable (10 min).
 	AgentReregisterTimeout time.Duration
+	// AgentLeaderWait is how long an agent protocol request waits for a
+	// leader while none is known, before it gets 503 (5 s; negative: no
+	// wait).
+	AgentLeaderWait time.Duration
 	// OfferTimeout rescinds offers held longer than this; 0 = never.
 	OfferTimeout time.Duration
 
@@ -103,6 +107,7 @@ func (c Config) withDefaults() Config {
 	def(&c.HeartbeatInterval, 15*time.Second)
 	def(&c.AgentPingTimeout, 15*time.Second)
 	def(&c.AgentReregisterTimeout, 10*time.Minute)
+	def(&c.AgentLeaderWait, 5*time.Second)
 	if c.MaxAgentPingTimeouts == 0 {
 		c.MaxAgentPingTimeouts = 5
 	}

@@ -48,6 +48,18 @@ func openRegistry(t *testing.T, dir string, addr ...string) *registry.Registry {
 
 func startMaster(t *testing.T, mutate func(*Config)) *Master {
 	t.Helper()
+	m := runMaster(t, mutate)
+	select {
+	case <-m.Leading():
+	case <-time.After(waitFor):
+		t.Fatal("master did not become leader")
+	}
+	return m
+}
+
+// runMaster starts a master without waiting for it to lead.
+func runMaster(t *testing.T, mutate func(*Config)) *Master {
+	t.Helper()
 	cfg := Config{ListenAddr: "127.0.0.1:0", AllocationInterval: 50 * time.Millisecond, Logger: quietLogger()}
 	if mutate != nil {
 		mutate(&cfg)
@@ -68,11 +80,6 @@ func startMaster(t *testing.T, mutate func(*Config)) *Master {
 			t.Errorf("master.Run: %v", err)
 		}
 	})
-	select {
-	case <-m.Leading():
-	case <-time.After(waitFor):
-		t.Fatal("master did not become leader")
-	}
 	return m
 }
 

@@ -24,7 +24,7 @@ func (m *Master) Handler() http.Handler {
 	mux := http.NewServeMux()
 	lead := m.leaderOnly
 	mux.HandleFunc("/api/v1/scheduler", lead(m.serveScheduler))
-	mux.HandleFunc("/agora/v1/agent", lead(m.serveAgent))
+	mux.HandleFunc("/agora/v1/agent", m.holdForLeader(lead(m.serveAgent)))
 
 	for _, p := range []string{"/master/state", "/master/state.json", "/state", "/state.json"} {
 		mux.HandleFunc("GET "+p, lead(m.serveState))

@@ -122,6 +122,7 @@ func (m *Master) recover(st *registry.State, now time.Time) {
 	m.holdAllocationForQuota()
 	m.electedTime = now
 	m.status.Store(int32(leading))
+	m.leaderChanged.broadcast()
 	m.firstLead.Do(func() { close(m.leadingOnce) })
 	m.reregisterTimer = m.after(m.cfg.AgentReregisterTimeout, func() { m.expireRecoveringAgents(m.clock.Now()) })
 	m.log.Info("leading", "agents", len(m.agents), "frameworks", len(m.frameworks))

@@ -55,7 +55,9 @@ type Master struct {
 	// the loop, read anywhere.
 	status      atomic.Int32
 	leadingOnce chan struct{}
-	firstLead   sync.Once
+	// leaderChanged wakes agent requests held while no leader is known.
+	leaderChanged *leaderSignal
+	firstLead     sync.Once
 	// apps is the running apps framework while this master leads.
 	apps atomic.Pointer[apps.Framework]
 
@@ -148,6 +150,8 @@ func newMaster(cfg Config, addr string) *Master {
 		stopped:   make(chan struct{}),
 
 		leadingOnce: make(chan struct{}),
+
+		leaderChanged: newLeaderSignal(),
 	}
 	m.reg = cfg.Registry
 	m.baseLogLevel = cfg.LogLevel.Level()
@@ -194,6 +198,9 @@ func (m *Master) Run(ctx context.Context) error {
 	defer closeWriter()
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- m.server.Serve(m.listener) }()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go m.watchLeader(watchCtx)
 	go func() {
 		if err := m.serveAppsListener(ctx); err != nil {
 			serveErr <- err

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -53,12 +54,18 @@ func (r *Registry) LeaderID() string {
 }
 
 // LeadingMaster returns the MasterInfo record of the current Raft leader:
-// false while there is no leader or it has not yet written SetMaster (the
-// record then still names a former leader).
+// false while there is no leader, while it has not yet written SetMaster
+// (the record then still names a former leader), and on a follower that
+// has not heard from the leader for half a heartbeat timeout (it has
+// probably failed; Raft would name it until the election, a second later,
+// and clients sent there would only find it dead).
 func (r *Registry) LeadingMaster() (*LeadingMaster, bool) {
 	m := r.State().Master()
 	id := r.LeaderID()
 	if m == nil || id == "" || m.GetNodeId() != id {
+		return nil, false
+	}
+	if id != r.id && time.Since(r.raft.LastContact()) > r.leaderSilence {
 		return nil, false
 	}
 	return m, true

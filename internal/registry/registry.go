@@ -30,8 +30,11 @@ type Registry struct {
 	trans    *raft.NetworkTransport
 
 	leaderCh chan bool
-	stop     chan struct{}
-	stopped  chan struct{}
+	// leaderSilence: a follower that has not heard from the leader for
+	// this long stops naming it (half the heartbeat timeout).
+	leaderSilence time.Duration
+	stop          chan struct{}
+	stopped       chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -86,6 +89,7 @@ func (r *Registry) open(cfg Config) error {
 	}
 	notify := make(chan bool, 1)
 	rc := cfg.raftConfig(r.id, notify)
+	r.leaderSilence = rc.HeartbeatTimeout / 2
 	if cfg.Bootstrap {
 		if err := r.bootstrap(cfg, rc, snaps); err != nil {
 			return err

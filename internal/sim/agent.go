@@ -3,9 +3,10 @@ package sim
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sync"
@@ -87,21 +88,29 @@ func (a *Agent) Running() int {
 
 // Run keeps the agent subscribed until ctx ends, re-subscribing (with its
 // ID and its running tasks) whenever the stream is lost. Updates not
-// acknowledged are re-sent every resendInterval, as the real agent does.
+// acknowledged are re-sent every resendInterval, and subscriptions are
+// paced, as the real agent does: a random delay in [0, 1 s] before each
+// attempt, its bound doubling (up to a minute) while attempts fail.
 func (a *Agent) Run(ctx context.Context) {
 	go a.resendLoop(ctx)
 	go a.sendLoop(ctx)
-	backoff := 10 * time.Millisecond
-	for ctx.Err() == nil {
-		a.session(ctx)
+	limit := registrationBackoff
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(rand.N(limit + 1)):
 		}
-		backoff = min(2*backoff, time.Second)
+		if subscribed, _ := a.session(ctx); subscribed {
+			limit = registrationBackoff
+		} else {
+			limit = min(2*limit, time.Minute)
+		}
 	}
 }
+
+// registrationBackoff is the agent's registration_backoff_factor default.
+const registrationBackoff = time.Second
 
 func (a *Agent) subscribeCall() *protocol.AgentCall {
 	a.mu.Lock()
@@ -131,11 +140,11 @@ func (a *Agent) subscribeCall() *protocol.AgentCall {
 }
 
 // session subscribes to the first master that accepts (following
-// redirects) and handles its events until the stream ends.
-func (a *Agent) session(ctx context.Context) error {
+// redirects) and handles its events until the stream ends. subscribed
+// tells whether a master took the subscription.
+func (a *Agent) session(ctx context.Context) (subscribed bool, err error) {
 	body, _ := proto.Marshal(a.subscribeCall())
 	var resp *http.Response
-	var err error
 	for _, m := range a.Masters {
 		resp, err = a.post(ctx, "http://"+m+"/agora/v1/agent", body, "")
 		if err == nil && resp.StatusCode == http.StatusOK {
@@ -149,7 +158,7 @@ func (a *Agent) session(ctx context.Context) error {
 		}
 	}
 	if resp == nil {
-		return err
+		return false, err
 	}
 	defer resp.Body.Close()
 	a.mu.Lock()
@@ -159,11 +168,11 @@ func (a *Agent) session(ctx context.Context) error {
 	for {
 		rec, err := r.ReadRecord()
 		if err != nil {
-			return err
+			return true, err
 		}
 		ev := &protocol.AgentEvent{}
 		if err := proto.Unmarshal(rec, ev); err != nil {
-			return err
+			return true, err
 		}
 		a.handle(ctx, ev)
 	}
@@ -278,7 +287,7 @@ func (a *Agent) runTask(ctx context.Context, rt *protocol.AgentEvent_RunTask) {
 // acknowledged, as the real status update manager does.
 func (a *Agent) report(ctx context.Context, fid, taskID string, state mesos.TaskState) {
 	uuid := make([]byte, 16)
-	rand.Read(uuid)
+	crand.Read(uuid)
 	a.mu.Lock()
 	t := a.tasks[taskID]
 	if t == nil || isTerminal(t.state) {
