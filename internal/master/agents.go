@@ -247,6 +247,7 @@ func (m *Master) attachAgent(sub *protocol.AgentCall_Subscribe, info *mesos.Agen
 			PingIntervalSeconds: ptr(m.cfg.AgentPingTimeout.Seconds()),
 		},
 	})
+	m.sendPendingKills(ag)
 	m.metrics.agentRegistered(reregistering)
 	m.log.Info("agent subscribed", "agent_id", id, "hostname", info.GetHostname(), "reregistered", reregistering,
 		"resources", total.String())

@@ -115,6 +115,8 @@ type fakeAgent struct {
 	id       string
 	streamID string
 	events   chan *protocol.AgentEvent
+	// subscribe is the SUBSCRIBE it registered with.
+	subscribe *protocol.AgentCall
 }
 
 func startFakeAgent(t *testing.T, m *Master, hostname, res string) *fakeAgent {
@@ -134,6 +136,13 @@ func startFakeAgent(t *testing.T, m *Master, hostname, res string) *fakeAgent {
 			Version: proto.String("test"),
 		},
 	}
+	return subscribeFakeAgent(t, m, call)
+}
+
+// subscribeFakeAgent opens an agent stream with call and waits for
+// SUBSCRIBED.
+func subscribeFakeAgent(t *testing.T, m *Master, call *protocol.AgentCall) *fakeAgent {
+	t.Helper()
 	body, _ := proto.Marshal(call)
 	resp := post(t, m, "/agora/v1/agent", body, map[string]string{
 		"Content-Type": wire.MediaProtobuf, "Accept": wire.MediaProtobuf,
@@ -141,12 +150,41 @@ func startFakeAgent(t *testing.T, m *Master, hostname, res string) *fakeAgent {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("agent SUBSCRIBE: %d %s", resp.StatusCode, readBody(t, resp))
 	}
-	a := &fakeAgent{t: t, m: m, resp: resp, streamID: resp.Header.Get("Mesos-Stream-Id"), events: make(chan *protocol.AgentEvent, 1024)}
+	a := &fakeAgent{t: t, m: m, resp: resp, streamID: resp.Header.Get("Mesos-Stream-Id"), events: make(chan *protocol.AgentEvent, 1024),
+		subscribe: call}
 	go a.read()
 	t.Cleanup(func() { resp.Body.Close() })
 	ev := a.next(protocol.AgentEvent_SUBSCRIBED)
 	a.id = ev.GetSubscribed().GetAgentId().GetValue()
 	return a
+}
+
+// disconnect drops the agent's stream and waits until the master has
+// noticed.
+func (a *fakeAgent) disconnect() {
+	a.t.Helper()
+	a.resp.Body.Close()
+	deadline := time.Now().Add(waitFor)
+	for {
+		snap, err := a.m.MetricsSnapshot(a.t.Context())
+		if err == nil && len(snap.Agents) == 1 && !snap.Agents[0].Connected {
+			return
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatal("the master did not notice the agent's disconnection")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// reregister subscribes again with the agent's ID, reporting tasks, as a
+// restarted agent does.
+func (a *fakeAgent) reregister(tasks ...*mesos.Task) *fakeAgent {
+	a.t.Helper()
+	call := proto.Clone(a.subscribe).(*protocol.AgentCall)
+	call.Subscribe.AgentInfo.Id = &mesos.AgentID{Value: proto.String(a.id)}
+	call.Subscribe.Tasks = tasks
+	return subscribeFakeAgent(a.t, a.m, call)
 }
 
 func (a *fakeAgent) read() {

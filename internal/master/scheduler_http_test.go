@@ -299,3 +299,29 @@ func nextUpdateAfter(s *schedtest.Scheduler, m *Master, agent *fakeAgent, state 
 	agent.update(s.FrameworkID, taskID, state)
 	return s.NextUpdate()
 }
+
+// TestKillWhileAgentDisconnectedIsSentOnReregistration: a kill for a task
+// whose agent is disconnected is not lost: the master sends it right
+// after the agent's re-registration, as Mesos does.
+func TestKillWhileAgentDisconnectedIsSentOnReregistration(t *testing.T) {
+	m := startMaster(t, nil)
+	agent := startFakeAgent(t, m, "agent1", "cpus:2;mem:1024")
+	s := subscribe(t, m, wire.JSON, frameworkInfo("killer"))
+	offer := s.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]
+	s.Launch(offer, commandTask("t1", offer, "sleep 600"))
+	run := agent.next(protocol.AgentEvent_RUN_TASK).GetRunTask()
+	agent.update(s.FrameworkID, "t1", mesos.TaskState_TASK_RUNNING)
+	s.Ack(s.Next(sched.Event_UPDATE).GetUpdate().GetStatus())
+
+	agent.disconnect()
+	s.MustCall(&sched.Call{Type: sched.Call_KILL.Enum(), Kill: &sched.Call_Kill{
+		TaskId: &mesos.TaskID{Value: proto.String("t1")}, AgentId: offer.GetAgentId()}})
+	back := agent.reregister(&mesos.Task{
+		Name: run.GetTask().Name, TaskId: run.GetTask().GetTaskId(), FrameworkId: run.GetFramework().GetId(),
+		AgentId: offer.GetAgentId(), State: mesos.TaskState_TASK_RUNNING.Enum(), Resources: run.GetTask().GetResources(),
+	})
+	kill := back.next(protocol.AgentEvent_KILL_TASK).GetKillTask()
+	if kill.GetTaskId().GetValue() != "t1" || kill.GetFrameworkId().GetValue() != s.FrameworkID {
+		t.Fatalf("KILL_TASK after re-registration: %v", kill)
+	}
+}

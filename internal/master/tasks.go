@@ -43,6 +43,9 @@ type task struct {
 
 	released    bool // resources returned to the agent
 	unreachable bool
+	// pendingKill is a kill that found the agent disconnected, sent when
+	// it re-registers.
+	pendingKill *protocol.AgentEvent
 
 	// version moves whenever what the state endpoints show of the task
 	// changes; rendered caches its legacy JSON for a version, so that
@@ -260,19 +263,38 @@ func (m *Master) kill(fw *framework, k *scheduler.Call_Kill, now time.Time) {
 		m.reconcileExplicit(fw, []*scheduler.Call_Reconcile_Task{{TaskId: k.GetTaskId(), AgentId: k.GetAgentId()}}, now)
 		return
 	}
-	ag := m.agents[t.agentID]
-	if ag == nil || ag.conn == nil {
-		m.log.Warn("cannot kill task: its agent is disconnected", "task_id", t.id, "agent_id", t.agentID)
-		return
-	}
-	ag.conn.send(&protocol.AgentEvent{
+	kill := &protocol.AgentEvent{
 		Type: protocol.AgentEvent_KILL_TASK.Enum(),
 		KillTask: &protocol.AgentEvent_KillTask{
 			FrameworkId: &mesos.FrameworkID{Value: &fw.id},
 			TaskId:      k.GetTaskId(),
 			KillPolicy:  k.GetKillPolicy(),
 		},
-	})
+	}
+	ag := m.agents[t.agentID]
+	if ag == nil || ag.conn == nil {
+		// As in Mesos: the kill is sent when the agent re-registers.
+		m.log.Warn("cannot kill task now: its agent is disconnected; the kill is sent when it re-registers",
+			"task_id", t.id, "agent_id", t.agentID)
+		t.pendingKill = kill
+		return
+	}
+	ag.conn.send(kill)
+}
+
+// sendPendingKills sends a re-registered agent the kills that could not
+// reach it while it was away.
+func (m *Master) sendPendingKills(ag *agent) {
+	for _, fid := range sortedKeys(ag.tasks) {
+		tasks := ag.tasks[fid]
+		for _, tid := range sortedKeys(tasks) {
+			t := tasks[tid]
+			if t.pendingKill != nil && !isTerminal(t.state) {
+				ag.conn.send(t.pendingKill)
+			}
+			t.pendingKill = nil
+		}
+	}
 }
 
 // shutdownExecutor asks an agent to stop one of the framework's executors.
