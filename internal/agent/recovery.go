@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -107,7 +108,8 @@ func (a *Agent) reconnectPrevious(ctx context.Context, cp *agentCheckpoint, proc
 	a.scheduleLeftovers(cp)
 	specs := make([]containerizer.RecoverSpec, 0, len(live))
 	for _, ex := range live {
-		specs = append(specs, containerizer.RecoverSpec{ContainerID: ex.containerID, Pid: ex.pid})
+		specs = append(specs, containerizer.RecoverSpec{ContainerID: ex.containerID, Pid: ex.pid,
+			Container: recoveredContainer(ex.info, slices.Collect(maps.Values(ex.launched)))})
 	}
 	if err := a.cont.Recover(ctx, specs); err != nil {
 		if fatal := a.recoveryErrors([]error{fmt.Errorf("recovering containers: %w", err)}); fatal != nil {
@@ -452,7 +454,12 @@ func (a *Agent) cleanupPrevious(ctx context.Context, cp *agentCheckpoint, procs 
 	for _, fc := range cp.frameworks {
 		for _, xc := range fc.executors {
 			if xc.latest.pid > 0 && !rebooted {
-				specs = append(specs, containerizer.RecoverSpec{ContainerID: xc.latest.containerID, Pid: xc.latest.pid})
+				var tasks []*task
+				for _, tc := range xc.latest.tasks {
+					tasks = append(tasks, &task{info: tc.info})
+				}
+				specs = append(specs, containerizer.RecoverSpec{ContainerID: xc.latest.containerID, Pid: xc.latest.pid,
+					Container: recoveredContainer(xc.info, tasks)})
 				keep[xc.latest.pid] = true
 			}
 		}
@@ -536,3 +543,17 @@ func (a *Agent) scheduleDirsExcept(dir string, keep ...string) {
 
 // scheduleAged schedules a path aged from its mtime.
 func (a *Agent) scheduleAged(path string) { a.gc.schedule(path, modTime(path)) }
+
+// recoveredContainer is the ContainerInfo a checkpointed executor was
+// launched with, for the containerizer that launched it to adopt it (a
+// DOCKER task's executor to the docker containerizer): a command task's
+// own, else the executor's.
+func recoveredContainer(info *mesos.ExecutorInfo, tasks []*task) *mesos.ContainerInfo {
+	ex := &executor{info: info, command: isCommandExecutor(info)}
+	var first *task
+	if len(tasks) > 0 {
+		first = tasks[0]
+	}
+	c, _ := launchContainer(ex, first)
+	return c
+}

@@ -507,3 +507,26 @@ func TestRestartFindsAnExecutorWhosePidWasNotCheckpointed(t *testing.T) {
 		t.Errorf("TASK_KILLED from %s, want the re-adopted executor", killed.GetStatus().GetSource())
 	}
 }
+
+// TestRecoveredContainerRoutesByTheLaunchedContainerInfo: recovery hands a
+// checkpointed executor to the containerizer that launched it: a command
+// task's own ContainerInfo (a DOCKER task goes back to the docker
+// containerizer), a custom executor's ContainerInfo, or none (MESOS).
+func TestRecoveredContainerRoutesByTheLaunchedContainerInfo(t *testing.T) {
+	docker := &mesos.ContainerInfo{Type: mesos.ContainerInfo_DOCKER.Enum(),
+		Docker: &mesos.ContainerInfo_DockerInfo{Image: proto.String("busybox")}}
+	dockerTask := commandTask("t1", "sleep 600")
+	dockerTask.Container = docker
+	commandExecutor := commandExecutorInfo(testFramework("fw-1"), dockerTask, []string{"agora", "executor"})
+	if got := recoveredContainer(commandExecutor, []*task{{info: dockerTask}}); got.GetType() != mesos.ContainerInfo_DOCKER {
+		t.Errorf("command task in DOCKER: recovered as %v", got)
+	}
+	if got := recoveredContainer(commandExecutor, nil); got != nil {
+		t.Errorf("command executor without its task: recovered as %v, want MESOS", got)
+	}
+	custom := &mesos.ExecutorInfo{ExecutorId: &mesos.ExecutorID{Value: proto.String("custom")},
+		Command: &mesos.CommandInfo{Value: proto.String("./exec")}, Container: docker}
+	if got := recoveredContainer(custom, []*task{{info: commandTask("t2", "x")}}); got.GetType() != mesos.ContainerInfo_DOCKER {
+		t.Errorf("custom executor in DOCKER: recovered as %v", got)
+	}
+}

@@ -138,3 +138,61 @@ func TestDockerTaskWithoutTheDockerContainerizerFails(t *testing.T) {
 		t.Fatalf("message %q", st.GetMessage())
 	}
 }
+
+// TestDockerTaskSurvivesAgentRestart: kill -9 the agent while a
+// checkpointing framework's DOCKER task runs. The restarted agent adopts
+// the task's executor, which re-subscribes; the container keeps running,
+// reconciliation reports the task RUNNING, and a kill still stops it and
+// removes its container.
+func TestDockerTaskSurvivesAgentRestart(t *testing.T) {
+	e := requireDocker(t)
+	loadBusybox(t, e)
+	workDir := t.TempDir()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := e.RemoveUnder(ctx, workDir); err != nil {
+			t.Errorf("removing the test's containers: %v", err)
+		}
+	})
+	c := startCluster(t)
+	ag := c.startAgent(t, "agent1", "127.0.0.2", workDir, "--containerizers=docker,mesos")
+	c.agents = append(c.agents, ag)
+	s := schedtest.Subscribe(t, c.master, wire.JSON, checkpointingFramework("docker-restart"))
+	offer := s.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]
+	task := withMem(schedtest.CommandTask("boxed", offer, "while :; do sleep 0.1; done"), 64)
+	task.Container = dockerContainer()
+	s.Launch(offer, task)
+	running := waitForState(t, s, "boxed", mesos.TaskState_TASK_RUNNING)
+	name := docker.ContainerName(running.GetContainerStatus().GetContainerId().GetValue())
+	waitUntil(t, "container "+name, 20*time.Second, func() bool { return e.Exists(context.Background(), name) })
+	id := agentID(ag)
+
+	ag.restart(t, "agent1-restarted")
+	waitUntil(t, "the agent registered with the same ID", 20*time.Second, func() bool { return agentID(ag) == id })
+	if !e.Exists(context.Background(), name) {
+		t.Fatalf("container %s is gone after the agent restart", name)
+	}
+	s.MustCall(&sched.Call{Type: sched.Call_RECONCILE.Enum(), Reconcile: &sched.Call_Reconcile{
+		Tasks: []*sched.Call_Reconcile_Task{{TaskId: &mesos.TaskID{Value: proto.String("boxed")}, AgentId: offer.GetAgentId()}}}})
+	for {
+		st := s.NextUpdate()
+		s.Ack(st)
+		if st.GetTaskId().GetValue() == "boxed" && st.GetReason() == mesos.TaskStatus_REASON_RECONCILIATION {
+			if st.GetState() != mesos.TaskState_TASK_RUNNING {
+				t.Fatalf("reconciled the DOCKER task as %v (%s)", st.GetState(), st.GetMessage())
+			}
+			break
+		}
+		if isTerminal(st.GetState()) {
+			t.Fatalf("the DOCKER task ended %v after the agent restart: %s", st.GetState(), st.GetMessage())
+		}
+	}
+	s.MustCall(&sched.Call{Type: sched.Call_KILL.Enum(), Kill: &sched.Call_Kill{
+		TaskId: &mesos.TaskID{Value: proto.String("boxed")}, AgentId: offer.GetAgentId()}})
+	killed := waitForState(t, s, "boxed", mesos.TaskState_TASK_KILLED)
+	if killed.GetSource() != mesos.TaskStatus_SOURCE_EXECUTOR {
+		t.Errorf("TASK_KILLED from %v, want the re-subscribed executor", killed.GetSource())
+	}
+	waitUntil(t, "container "+name+" removed", 20*time.Second, func() bool { return !e.Exists(context.Background(), name) })
+}
