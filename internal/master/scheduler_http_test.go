@@ -173,8 +173,10 @@ func TestInvalidTaskGetsTaskError(t *testing.T) {
 	noCommand := commandTask("nocmd", offer, "true")
 	noCommand.Command = nil
 	badID := commandTask("a/b", offer, "true")
-	s.Launch(offer, tooBig, noCommand, badID)
-	for range 3 {
+	noValue := commandTask("novalue", offer, "true")
+	noValue.Command = &mesos.CommandInfo{Shell: proto.Bool(false)}
+	s.Launch(offer, tooBig, noCommand, badID, noValue)
+	for range 4 {
 		st := s.Next(sched.Event_UPDATE).GetUpdate().GetStatus()
 		if st.GetState() != mesos.TaskState_TASK_ERROR || st.GetReason() != mesos.TaskStatus_REASON_TASK_INVALID ||
 			st.GetSource() != mesos.TaskStatus_SOURCE_MASTER || st.Uuid != nil {
@@ -323,5 +325,22 @@ func TestKillWhileAgentDisconnectedIsSentOnReregistration(t *testing.T) {
 	kill := back.next(protocol.AgentEvent_KILL_TASK).GetKillTask()
 	if kill.GetTaskId().GetValue() != "t1" || kill.GetFrameworkId().GetValue() != s.FrameworkID {
 		t.Fatalf("KILL_TASK after re-registration: %v", kill)
+	}
+}
+
+// TestImageEntrypointTaskNeedsNoValue: a non-shell command without a value
+// is valid when its container has an image (the image's entrypoint runs).
+func TestImageEntrypointTaskNeedsNoValue(t *testing.T) {
+	m := startMaster(t, nil)
+	agent := startFakeAgent(t, m, "agent1", "cpus:1;mem:256")
+	s := subscribe(t, m, wire.JSON, frameworkInfo("entrypoint"))
+	offer := s.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]
+	task := commandTask("entry", offer, "")
+	task.Command = &mesos.CommandInfo{Shell: proto.Bool(false), Arguments: []string{"--port", "8080"}}
+	task.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(), Mesos: &mesos.ContainerInfo_MesosInfo{
+		Image: &mesos.Image{Type: mesos.Image_DOCKER.Enum(), Docker: &mesos.Image_Docker{Name: proto.String("web:1")}}}}
+	s.Launch(offer, task)
+	if run := agent.next(protocol.AgentEvent_RUN_TASK).GetRunTask(); run.GetTask().GetTaskId().GetValue() != "entry" {
+		t.Fatalf("RUN_TASK for %v", run.GetTask().GetTaskId())
 	}
 }

@@ -41,8 +41,9 @@ func (m *Master) validateTask(fw *framework, ag *agent, role string, available r
 	if ti.Command != nil && ti.GetCommand().GetShell() && ti.GetCommand().Value == nil {
 		return plan, errors.New("Task's CommandInfo with 'shell' set needs a 'value'")
 	}
-	if ti.Command != nil && !ti.GetCommand().GetShell() && ti.GetCommand().Value == nil {
-		return plan, errors.New("Task's CommandInfo needs a 'value' (the program to run)")
+	if ti.Command != nil && !ti.GetCommand().GetShell() && ti.GetCommand().Value == nil && !hasImage(ti.GetContainer()) {
+		// In an image, no value runs the image's entrypoint and cmd.
+		return plan, errors.New("Task's CommandInfo needs a 'value' (the program to run) unless its container has an image")
 	}
 	taskRes, err := m.taskResources(fw, role, ti.GetResources())
 	if err != nil {
@@ -164,4 +165,10 @@ func validateID(kind, id string) error {
 		return fmt.Errorf("%s '%s' contains a control character", kind, id)
 	}
 	return nil
+}
+
+// hasImage reports whether a ContainerInfo runs an image (MESOS with an
+// image, or DOCKER).
+func hasImage(c *mesos.ContainerInfo) bool {
+	return c.GetMesos().GetImage() != nil || c.GetDocker().GetImage() != ""
 }
