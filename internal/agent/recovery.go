@@ -68,6 +68,11 @@ func (a *Agent) recover(ctx context.Context) error {
 	case cp == nil:
 		a.scheduleLeftovers(nil)
 		a.destroyOrphans(ctx, procs, nil)
+		// No container to adopt; the containerizers clean up after an
+		// earlier run (cgroups left under --cgroups_root).
+		if err := a.cont.Recover(ctx, nil); err != nil {
+			return a.recoveryErrors([]error{fmt.Errorf("recovering containers: %w", err)})
+		}
 		return nil
 	case a.cfg.Recover == RecoverCleanup:
 		return a.cleanupPrevious(ctx, cp, procs, rebooted)

@@ -67,7 +67,7 @@ func newAgentCommand() *cobra.Command {
 func containerFlags(f *pflag.FlagSet, c *agent.ContainerConfig) {
 	f.StringVar(&c.Isolation, "isolation", agent.DefaultIsolation,
 		"isolators: posix/cpu,posix/mem (plain processes), or e.g. cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,filesystem/linux,docker/runtime (Linux namespaces and cgroups; needs root)")
-	f.StringVar(&c.CgroupsRoot, "cgroups_root", agent.DefaultCgroupsRoot, "cgroup sub-tree of the containers")
+	f.StringVar(&c.CgroupsRoot, "cgroups_root", agent.DefaultCgroupsRoot, "cgroup sub-tree of the containers; the agent owns it and destroys unknown cgroups in it when it starts")
 	f.BoolVar(&c.CgroupsEnableCFS, "cgroups_enable_cfs", false, "cap containers' cpu time at their cpus with a CFS quota")
 	f.Int64Var(&c.CgroupsPidsMax, "cgroups_pids_max", agent.DefaultCgroupsPidsMax, "maximum processes and threads of a container")
 	f.StringVar(&c.ImageProviders, "image_providers", "", "image providers: docker (images from the agent's store, <work_dir>/images; see `agora image`)")

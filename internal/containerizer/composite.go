@@ -93,9 +93,13 @@ func (c *Composite) Usage(containerID string) (*mesos.ResourceStatistics, error)
 }
 
 // Recover hands each container to the containerizer its ContainerInfo
-// picks (RecoverSpec.Container; none means Mesos).
+// picks (RecoverSpec.Container; none means Mesos). Every containerizer
+// recovers, with no container too: it may have leftovers to clean up.
 func (c *Composite) Recover(ctx context.Context, known []RecoverSpec) error {
-	byOwner := map[Containerizer][]RecoverSpec{}
+	byOwner := map[Containerizer][]RecoverSpec{c.Mesos: nil}
+	if c.Docker != nil {
+		byOwner[c.Docker] = nil
+	}
 	for _, spec := range known {
 		o, err := c.choose(spec.Container)
 		if err != nil {

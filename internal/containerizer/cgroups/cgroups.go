@@ -25,8 +25,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -202,6 +204,34 @@ func (h *Hierarchy) RemoveRoot() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Containers lists the IDs of the containers that have a cgroup under the
+// agent's sub-tree (in any v1 hierarchy), sorted.
+func (h *Hierarchy) Containers() ([]string, error) {
+	dirs := []string{filepath.Join(h.unified, h.root)}
+	if h.version == V1 {
+		dirs = dirs[:0]
+		for _, m := range h.mounts {
+			dirs = append(dirs, filepath.Join(m, h.root))
+		}
+	}
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		entries, err := os.ReadDir(d)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cgroups: listing %s: %w", d, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				seen[e.Name()] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
 }
 
 // Cgroup is one container's cgroup (one directory per v1 hierarchy).

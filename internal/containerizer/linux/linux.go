@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -577,7 +578,33 @@ func (c *Containerizer) Recover(ctx context.Context, known []containerizer.Recov
 		ct.proc = proc
 		go c.watchAdopted(ct)
 	}
+	c.destroyUnknownCgroups(ctx, known)
 	return nil
+}
+
+// destroyUnknownCgroups kills and removes the cgroups under the agent's
+// sub-tree that belong to no container it recovers: containers of an
+// earlier run that ended, or were never checkpointed, while the agent was
+// down (as Mesos' linux launcher destroys its orphans). Nothing else may
+// share the agent's --cgroups_root.
+func (c *Containerizer) destroyUnknownCgroups(ctx context.Context, known []containerizer.RecoverSpec) {
+	if c.cfg.Cgroups == nil {
+		return
+	}
+	ids, err := c.cfg.Cgroups.Containers()
+	if err != nil {
+		c.log.Error("listing the containers' cgroups", "err", err)
+		return
+	}
+	for _, id := range ids {
+		if slices.ContainsFunc(known, func(k containerizer.RecoverSpec) bool { return k.ContainerID == id }) {
+			continue
+		}
+		c.log.Warn("destroying the cgroup of an unknown container left by an earlier run", "container_id", id)
+		if err := c.cfg.Cgroups.Open(id).Destroy(ctx); err != nil {
+			c.log.Error("destroying an unknown container's cgroup", "container_id", id, "err", err)
+		}
+	}
 }
 
 // inCgroup reports whether the container's PID 1 is in its cgroup (a pid

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -249,6 +250,40 @@ func TestDestroyLeavesNothing(t *testing.T) {
 			t.Errorf("process %d still alive", p)
 		}
 	}
+}
+
+// TestRecoverDestroysUnknownCgroups: a restarted agent's containerizer
+// adopts the containers it is told about and destroys the cgroups, and
+// the processes, of any other container under its root.
+func TestRecoverDestroysUnknownCgroups(t *testing.T) {
+	before := newTestContainerizer(t, nil)
+	keptPid, err := before.Launch(context.Background(), shellSpec(t, "kept", `sleep 600`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := before.Launch(context.Background(), shellSpec(t, "stale", `sleep 600`)); err != nil {
+		t.Fatal(err)
+	}
+	stale := before.cfg.Cgroups.Open("stale")
+	waitFor(t, "the stale container's processes", func() bool { pids, _ := stale.Pids(); return len(pids) >= 2 })
+
+	after := newTestContainerizer(t, nil)
+	if err := after.Recover(context.Background(), []containerizer.RecoverSpec{{ContainerID: "kept", Pid: keptPid}}); err != nil {
+		t.Fatal(err)
+	}
+	if stale.Exists() {
+		t.Fatal("the unknown container's cgroup was not destroyed")
+	}
+	waitEnd(t, before, "stale")
+	if syscall.Kill(keptPid, 0) != nil {
+		t.Fatal("the recovered container was killed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := after.Destroy(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	waitEnd(t, before, "kept")
 }
 
 // TestSetupFailureFailsTheLaunch: a program that does not exist fails
