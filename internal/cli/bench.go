@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"time"
 
@@ -23,18 +24,9 @@ func newBenchCommand() *cobra.Command {
 		Use:   "launch",
 		Short: "Launch T tasks across N simulated agents and M frameworks",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, cleanup, err := benchDir(workDir)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			res, err := sim.Launch(cmd.Context(), sim.ClusterConfig{Masters: 1, WorkDir: dir, Profiling: cfg.ProfileFile != ""}, cfg)
-			if res != nil {
-				sim.Print(cmd.OutOrStdout(), "launch", res, asJSON)
-			}
-			return err
-		},
+		RunE: benchScenario("launch", &asJSON, &workDir, func(ctx context.Context, dir string) (*sim.LaunchResult, error) {
+			return sim.Launch(ctx, sim.ClusterConfig{Masters: 1, WorkDir: dir, Profiling: cfg.ProfileFile != ""}, cfg)
+		}),
 	}
 	f := launch.Flags()
 	f.IntVar(&cfg.Agents, "agents", 1000, "simulated agents")
@@ -60,18 +52,9 @@ func newBenchFailoverCommand(asJSON *bool, workDir *string) *cobra.Command {
 		Use:   "failover",
 		Short: "3 masters, N agents, tasks running: kill the leader, round after round",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, cleanup, err := benchDir(*workDir)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			res, err := sim.Failover(cmd.Context(), sim.ClusterConfig{WorkDir: dir, RaftTimeout: raftTimeout}, cfg)
-			if res != nil {
-				sim.Print(cmd.OutOrStdout(), "failover", res, *asJSON)
-			}
-			return err
-		},
+		RunE: benchScenario("failover", asJSON, workDir, func(ctx context.Context, dir string) (*sim.FailoverResult, error) {
+			return sim.Failover(ctx, sim.ClusterConfig{WorkDir: dir, RaftTimeout: raftTimeout}, cfg)
+		}),
 	}
 	f := cmd.Flags()
 	f.IntVar(&cfg.Agents, "agents", 100, "simulated agents")
@@ -84,6 +67,24 @@ func newBenchFailoverCommand(asJSON *bool, workDir *string) *cobra.Command {
 	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
 	f.DurationVar(&cfg.Timeout, "timeout", 20*time.Minute, "give up after this long")
 	return cmd
+}
+
+// benchScenario is the RunE of a scenario command: it runs the scenario in
+// the work directory (a temporary one by default) and prints what it
+// measured, also when it failed part-way.
+func benchScenario[R any](name string, asJSON *bool, workDir *string, run func(ctx context.Context, dir string) (*R, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		dir, cleanup, err := benchDir(*workDir)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		res, err := run(cmd.Context(), dir)
+		if res != nil {
+			sim.Print(cmd.OutOrStdout(), name, res, *asJSON)
+		}
+		return err
+	}
 }
 
 // benchDir is the given directory, or a temporary one removed afterwards.
@@ -101,18 +102,9 @@ func newBenchStateCommand(asJSON *bool, workDir *string) *cobra.Command {
 		Use:   "state",
 		Short: "/master/state and GET_STATE latency and size with many tasks, while launching continues",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, cleanup, err := benchDir(*workDir)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			res, err := sim.State(cmd.Context(), sim.ClusterConfig{Masters: 1, WorkDir: dir, Profiling: cfg.ProfileFile != ""}, cfg)
-			if res != nil {
-				sim.Print(cmd.OutOrStdout(), "state", res, *asJSON)
-			}
-			return err
-		},
+		RunE: benchScenario("state", asJSON, workDir, func(ctx context.Context, dir string) (*sim.StateResult, error) {
+			return sim.State(ctx, sim.ClusterConfig{Masters: 1, WorkDir: dir, Profiling: cfg.ProfileFile != ""}, cfg)
+		}),
 	}
 	f := cmd.Flags()
 	f.IntVar(&cfg.Agents, "agents", 1000, "simulated agents")
@@ -134,18 +126,9 @@ func newBenchChurnCommand(asJSON *bool, workDir *string) *cobra.Command {
 		Use:   "churn",
 		Short: "Steady state: tasks keep finishing and being replaced",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, cleanup, err := benchDir(*workDir)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			res, err := sim.Churn(cmd.Context(), sim.ClusterConfig{Masters: 1, WorkDir: dir}, cfg)
-			if res != nil {
-				sim.Print(cmd.OutOrStdout(), "churn", res, *asJSON)
-			}
-			return err
-		},
+		RunE: benchScenario("churn", asJSON, workDir, func(ctx context.Context, dir string) (*sim.ChurnResult, error) {
+			return sim.Churn(ctx, sim.ClusterConfig{Masters: 1, WorkDir: dir}, cfg)
+		}),
 	}
 	f := cmd.Flags()
 	f.IntVar(&cfg.Agents, "agents", 1000, "simulated agents")
@@ -166,18 +149,9 @@ func newBenchAppsCommand(asJSON *bool, workDir *string) *cobra.Command {
 		Use:   "apps",
 		Short: "Deploy and rolling-restart an app of many instances through the Marathon API",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, cleanup, err := benchDir(*workDir)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			res, err := sim.Apps(cmd.Context(), sim.ClusterConfig{Masters: 1, WorkDir: dir}, cfg)
-			if res != nil {
-				sim.Print(cmd.OutOrStdout(), "apps", res, *asJSON)
-			}
-			return err
-		},
+		RunE: benchScenario("apps", asJSON, workDir, func(ctx context.Context, dir string) (*sim.AppsResult, error) {
+			return sim.Apps(ctx, sim.ClusterConfig{Masters: 1, WorkDir: dir}, cfg)
+		}),
 	}
 	f := cmd.Flags()
 	f.IntVar(&cfg.Agents, "agents", 100, "simulated agents")

@@ -74,11 +74,11 @@ func dockerContainer() *mesos.ContainerInfo {
 	}
 }
 
-// TestDockerTaskRunsIsKilledWithGraceAndLogsToTheSandbox: a DOCKER task
-// from an image the test loaded runs, its stdout lands in the sandbox, a
-// kill gives it SIGTERM and the grace period before SIGKILL, and its
-// container is removed.
-func TestDockerTaskRunsIsKilledWithGraceAndLogsToTheSandbox(t *testing.T) {
+// dockerCluster is a master and one agent with the docker containerizer,
+// the test image loaded into the engine, and the agent's containers
+// removed at cleanup.
+func dockerCluster(t *testing.T) (*cluster, *docker.Engine) {
+	t.Helper()
 	e := requireDocker(t)
 	loadBusybox(t, e)
 	workDir := t.TempDir()
@@ -93,6 +93,15 @@ func TestDockerTaskRunsIsKilledWithGraceAndLogsToTheSandbox(t *testing.T) {
 	})
 	c := startCluster(t)
 	c.agents = append(c.agents, c.startAgent(t, "agent1", "127.0.0.2", workDir, "--containerizers=docker,mesos"))
+	return c, e
+}
+
+// TestDockerTaskRunsIsKilledWithGraceAndLogsToTheSandbox: a DOCKER task
+// from an image the test loaded runs, its stdout lands in the sandbox, a
+// kill gives it SIGTERM and the grace period before SIGKILL, and its
+// container is removed.
+func TestDockerTaskRunsIsKilledWithGraceAndLogsToTheSandbox(t *testing.T) {
+	c, e := dockerCluster(t)
 	s := schedtest.Subscribe(t, c.master, wire.JSON, schedtest.FrameworkInfo("docker"))
 	offer := s.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]
 	task := withMem(schedtest.CommandTask("boxed", offer,
@@ -145,19 +154,8 @@ func TestDockerTaskWithoutTheDockerContainerizerFails(t *testing.T) {
 // reconciliation reports the task RUNNING, and a kill still stops it and
 // removes its container.
 func TestDockerTaskSurvivesAgentRestart(t *testing.T) {
-	e := requireDocker(t)
-	loadBusybox(t, e)
-	workDir := t.TempDir()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := e.RemoveUnder(ctx, workDir); err != nil {
-			t.Errorf("removing the test's containers: %v", err)
-		}
-	})
-	c := startCluster(t)
-	ag := c.startAgent(t, "agent1", "127.0.0.2", workDir, "--containerizers=docker,mesos")
-	c.agents = append(c.agents, ag)
+	c, e := dockerCluster(t)
+	ag := c.agents[0]
 	s := schedtest.Subscribe(t, c.master, wire.JSON, checkpointingFramework("docker-restart"))
 	offer := s.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]
 	task := withMem(schedtest.CommandTask("boxed", offer, "while :; do sleep 0.1; done"), 64)
