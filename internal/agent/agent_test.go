@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/containerizer"
 	"github.com/agoraproject/agora/internal/protocol"
 )
 
@@ -114,6 +116,10 @@ func TestCommandTaskRunsToFinishedWithOrderedAcknowledgedUpdates(t *testing.T) {
 	if done.ID != "t1" || len(done.CompletedTasks) != 1 || done.CompletedTasks[0].State != "TASK_FINISHED" {
 		t.Errorf("completed executor = %+v", done)
 	}
+	// The containerizer does not keep a record per task for ever.
+	if _, err := a.cont.Wait(context.Background(), ex.containerID); !errors.Is(err, containerizer.ErrUnknownContainer) {
+		t.Errorf("the ended container is still known: %v", err)
+	}
 }
 
 func findExecutor(t *testing.T, a *Agent, fid, eid string) *executor {
@@ -204,7 +210,7 @@ func TestShutdownDestroysExecutorsAndStopsRun(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("Run did not return after SHUTDOWN")
 	}
-	st, err := p.Wait(t.Context(), ex.containerID)
+	st, err := p.Ended(t.Context(), ex.containerID)
 	if err != nil || !st.Destroyed {
 		t.Errorf("container after SHUTDOWN: %+v, %v", st, err)
 	}

@@ -271,3 +271,4 @@ func (refuseMesos) Usage(id string) (*mesos.ResourceStatistics, error) {
 }
 
 func (refuseMesos) Recover(context.Context, []containerizer.RecoverSpec) error { return nil }
+func (refuseMesos) Forget(string)                                              {}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	executorpb "github.com/agoraproject/agora/api/v1/executor"
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/containerizer"
 	"github.com/agoraproject/agora/internal/protocol"
 )
 
@@ -307,7 +309,8 @@ func (a *Agent) destroyAll() {
 	a.mu.Unlock()
 	for _, id := range ids {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownDestroyTimeout)
-		if err := a.cont.Destroy(ctx, id); err != nil {
+		// An unknown container ended (and was forgotten) meanwhile.
+		if err := a.cont.Destroy(ctx, id); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
 			a.log.Error("destroying container", "container_id", id, "err", err)
 		}
 		cancel()

@@ -302,6 +302,7 @@ func (a *Agent) runExecutor(ex *executor, spec containerizer.LaunchSpec, infoFil
 		status = containerizer.ExitStatus{Message: "waiting for the container failed: " + err.Error()}
 	}
 	a.executorEnded(ex, status)
+	a.cont.Forget(ex.containerID)
 }
 
 // launchFailure records a failed launch and returns the status to end with.

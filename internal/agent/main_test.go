@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,6 +47,8 @@ type posixForTest struct {
 	*containerizer.Posix
 	mu  sync.Mutex
 	ids []string
+	// forgotten holds the last status of each container the agent forgot.
+	forgotten map[string]containerizer.ExitStatus
 }
 
 func newPosixForTest(t testing.TB) *posixForTest {
@@ -55,13 +58,42 @@ func newPosixForTest(t testing.TB) *posixForTest {
 		defer p.mu.Unlock()
 		for _, id := range p.ids {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := p.Destroy(ctx, id); err != nil {
+			// The agent forgets the containers that ended.
+			if err := p.Destroy(ctx, id); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
 				t.Errorf("destroying %s: %v", id, err)
 			}
 			cancel()
 		}
 	})
 	return p
+}
+
+// Forget keeps the status of what the agent forgets, for Ended.
+func (p *posixForTest) Forget(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if st, err := p.Posix.Wait(ctx, id); err == nil {
+		p.mu.Lock()
+		if p.forgotten == nil {
+			p.forgotten = map[string]containerizer.ExitStatus{}
+		}
+		p.forgotten[id] = st
+		p.mu.Unlock()
+	}
+	p.Posix.Forget(id)
+}
+
+// Ended waits for a container's end, also one the agent has forgotten.
+func (p *posixForTest) Ended(ctx context.Context, id string) (containerizer.ExitStatus, error) {
+	st, err := p.Posix.Wait(ctx, id)
+	if errors.Is(err, containerizer.ErrUnknownContainer) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if st, ok := p.forgotten[id]; ok {
+			return st, nil
+		}
+	}
+	return st, err
 }
 
 func (p *posixForTest) Launch(ctx context.Context, spec containerizer.LaunchSpec) (int, error) {

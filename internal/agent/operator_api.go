@@ -19,6 +19,7 @@ import (
 	agentpb "github.com/agoraproject/agora/api/v1/agent"
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/internal/apihttp"
+	"github.com/agoraproject/agora/internal/containerizer"
 	"github.com/agoraproject/agora/internal/version"
 )
 
@@ -284,7 +285,8 @@ func (a *Agent) killContainer(ctx context.Context, id *mesos.ContainerID, signal
 	a.log.Info("killing a container on the operator's request", "container_id", ex.containerID,
 		"executor_id", ex.id, "signal", sig)
 	if sig == syscall.SIGKILL {
-		if err := a.cont.Destroy(ctx, ex.containerID); err != nil {
+		// An unknown container ended (and was forgotten) meanwhile.
+		if err := a.cont.Destroy(ctx, ex.containerID); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
 			return apihttp.Errorf(http.StatusInternalServerError, "Failed to kill container %s: %v", ex.containerID, err)
 		}
 		return nil

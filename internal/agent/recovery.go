@@ -348,6 +348,7 @@ func (a *Agent) watchRecovered(ex *executor) {
 		status = containerizer.ExitStatus{Message: "waiting for the container failed: " + err.Error()}
 	}
 	a.executorEnded(ex, status)
+	a.cont.Forget(ex.containerID)
 	a.mu.Lock()
 	a.doneReregistering(ex)
 	a.mu.Unlock()

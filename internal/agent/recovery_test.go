@@ -195,7 +195,7 @@ func TestExecutorThatDoesNotReregisterIsDestroyed(t *testing.T) {
 	if waited := time.Since(start); waited < 300*time.Millisecond {
 		t.Errorf("destroyed after %v, before the re-registration timeout", waited)
 	}
-	st, err := p.Wait(t.Context(), container)
+	st, err := p.Ended(t.Context(), container)
 	if err != nil || !st.Destroyed {
 		t.Errorf("container after the timeout: %+v, %v", st, err)
 	}

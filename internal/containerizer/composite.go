@@ -92,6 +92,29 @@ func (c *Composite) Usage(containerID string) (*mesos.ResourceStatistics, error)
 	return o.Usage(containerID)
 }
 
+// Forget drops an ended container here and in its containerizer.
+func (c *Composite) Forget(containerID string) {
+	o, err := c.of(containerID)
+	if err != nil {
+		return
+	}
+	o.Forget(containerID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// The owner keeps a container that has not ended; so does the route.
+	if _, err := o.Wait(canceled, containerID); errors.Is(err, ErrUnknownContainer) {
+		delete(c.owner, containerID)
+	}
+}
+
+// canceled is a done context: Wait with it answers at once, with
+// ErrUnknownContainer for a container its containerizer forgot.
+var canceled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
 // Recover hands each container to the containerizer its ContainerInfo
 // picks (RecoverSpec.Container; none means Mesos). Every containerizer
 // recovers, with no container too: it may have leftovers to clean up.

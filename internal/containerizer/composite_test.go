@@ -47,3 +47,30 @@ func TestCompositeRoutesByContainerType(t *testing.T) {
 		t.Errorf("Launch without docker = %v", err)
 	}
 }
+
+// TestCompositeForgetsWithItsContainerizer: the route of an ended
+// container goes when its containerizer forgets it; a running one's stays.
+func TestCompositeForgetsWithItsContainerizer(t *testing.T) {
+	ctx := context.Background()
+	mesosC := fake.New()
+	c := containerizer.NewComposite(mesosC, nil)
+	for _, id := range []string{"ended", "running"} {
+		if _, err := c.Launch(ctx, containerizer.LaunchSpec{ContainerID: id, Argv: []string{"x"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Destroy(ctx, "ended"); err != nil {
+		t.Fatal(err)
+	}
+	c.Forget("ended")
+	c.Forget("running")
+	if _, err := c.Wait(ctx, "ended"); !errors.Is(err, containerizer.ErrUnknownContainer) {
+		t.Errorf("Wait after Forget: %v, want ErrUnknownContainer", err)
+	}
+	if !mesosC.Running("running") {
+		t.Fatal("the running container was forgotten by its containerizer")
+	}
+	if err := c.Destroy(ctx, "running"); err != nil {
+		t.Errorf("the running container lost its route: %v", err)
+	}
+}

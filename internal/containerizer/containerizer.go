@@ -153,4 +153,18 @@ type Containerizer interface {
 	// Recover adopts the listed containers that are still alive; the others
 	// are known as ended with an unknown status.
 	Recover(ctx context.Context, known []RecoverSpec) error
+	// Forget drops the record of an ended container, once its end has been
+	// dealt with; the container is unknown afterwards. A container that
+	// has not ended is kept.
+	Forget(containerID string)
+}
+
+// ended reports whether a done channel is closed.
+func ended(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }

@@ -264,6 +264,15 @@ func (p *Posix) finish(c *posixContainer, status ExitStatus) {
 	close(c.done)
 }
 
+// Forget drops an ended container.
+func (p *Posix) Forget(containerID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.containers[containerID]; ok && ended(c.done) {
+		delete(p.containers, containerID)
+	}
+}
+
 func (p *Posix) forget(containerID string) {
 	p.mu.Lock()
 	delete(p.containers, containerID)

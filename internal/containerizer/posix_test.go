@@ -425,3 +425,22 @@ func TestForEachPidListsProcessesOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestPosixForgetDropsOnlyEndedContainers: Forget drops a container that
+// ended and keeps one that runs.
+func TestPosixForgetDropsOnlyEndedContainers(t *testing.T) {
+	p := NewPosix(nil)
+	if _, err := p.Launch(context.Background(), testSpec(t, "done", "true")); err != nil {
+		t.Fatal(err)
+	}
+	launch(t, p, testSpec(t, "running", "sleep", "600"))
+	wait(t, p, "done")
+	p.Forget("done")
+	p.Forget("running")
+	if _, err := p.Wait(context.Background(), "done"); !errors.Is(err, ErrUnknownContainer) {
+		t.Errorf("Wait after Forget of an ended container: %v, want ErrUnknownContainer", err)
+	}
+	if _, err := p.Usage("running"); err != nil {
+		t.Errorf("a running container was forgotten: %v", err)
+	}
+}

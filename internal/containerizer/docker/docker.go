@@ -117,6 +117,9 @@ func (c *Containerizer) Usage(containerID string) (*mesos.ResourceStatistics, er
 	return c.cfg.Executors.Usage(containerID)
 }
 
+// Forget drops an ended executor's container.
+func (c *Containerizer) Forget(containerID string) { c.cfg.Executors.Forget(containerID) }
+
 // Recover re-adopts the executors.
 func (c *Containerizer) Recover(ctx context.Context, known []containerizer.RecoverSpec) error {
 	return c.cfg.Executors.Recover(ctx, known)

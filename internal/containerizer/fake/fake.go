@@ -26,7 +26,7 @@ type Containerizer struct {
 	mu         sync.Mutex
 	nextPid    int
 	containers map[string]*container
-	order      []string
+	history    []containerizer.LaunchSpec // every launch and recovery, in order
 	launched   chan containerizer.LaunchSpec
 	launchErr  error
 }
@@ -71,7 +71,7 @@ func (f *Containerizer) Launch(ctx context.Context, spec containerizer.LaunchSpe
 	f.nextPid++
 	c := &container{spec: spec, pid: f.nextPid, done: make(chan struct{})}
 	f.containers[spec.ContainerID] = c
-	f.order = append(f.order, spec.ContainerID)
+	f.history = append(f.history, spec)
 	f.mu.Unlock()
 	select {
 	case f.launched <- spec:
@@ -91,11 +91,7 @@ func (f *Containerizer) Launched() <-chan containerizer.LaunchSpec { return f.la
 func (f *Containerizer) Specs() []containerizer.LaunchSpec {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]containerizer.LaunchSpec, 0, len(f.order))
-	for _, id := range f.order {
-		out = append(out, f.containers[id].spec)
-	}
-	return out
+	return append([]containerizer.LaunchSpec(nil), f.history...)
 }
 
 // Running reports whether the container was launched and has not ended.
@@ -166,6 +162,15 @@ func (f *Containerizer) Usage(containerID string) (*mesos.ResourceStatistics, er
 	}, nil
 }
 
+// Forget drops an ended container.
+func (f *Containerizer) Forget(containerID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.containers[containerID]; ok && closed(c.done) {
+		delete(f.containers, containerID)
+	}
+}
+
 // Recover adopts every listed container as running.
 func (f *Containerizer) Recover(ctx context.Context, known []containerizer.RecoverSpec) error {
 	f.mu.Lock()
@@ -174,7 +179,7 @@ func (f *Containerizer) Recover(ctx context.Context, known []containerizer.Recov
 		f.containers[k.ContainerID] = &container{
 			spec: containerizer.LaunchSpec{ContainerID: k.ContainerID}, pid: k.Pid, done: make(chan struct{}),
 		}
-		f.order = append(f.order, k.ContainerID)
+		f.history = append(f.history, containerizer.LaunchSpec{ContainerID: k.ContainerID})
 	}
 	return nil
 }

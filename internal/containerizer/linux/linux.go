@@ -474,6 +474,15 @@ func (c *Containerizer) Wait(ctx context.Context, id string) (containerizer.Exit
 	}
 }
 
+// Forget drops an ended container.
+func (c *Containerizer) Forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ct, ok := c.containers[id]; ok && isClosed(ct.done) {
+		delete(c.containers, id)
+	}
+}
+
 // Destroy SIGKILLs the container's PID 1 (the kernel kills the rest of its
 // pid namespace) and whatever else is in its cgroups, and waits for its
 // end.
