@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	masterpb "github.com/agoraproject/agora/api/v1/master"
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/api/wire"
 	"github.com/agoraproject/agora/internal/apihttp"
 	"github.com/agoraproject/agora/internal/version"
 )
@@ -40,7 +42,10 @@ type operatorState struct {
 // operatorResult is what an operator call produces: a body, or a write
 // whose outcome decides the answer; accepted answers 202.
 type operatorResult struct {
-	resp     *masterpb.Response
+	resp *masterpb.Response
+	// encode, when set instead of resp, encodes the answer itself
+	// (operator_render.go).
+	encode   func(wire.Encoding) ([]byte, error)
 	wait     <-chan error
 	accepted bool
 }
@@ -127,6 +132,15 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		apihttp.WriteError(w, err)
 	case res.resp != nil:
 		apihttp.WriteMessage(w, req.Accept, res.resp)
+	case res.encode != nil:
+		body, err := res.encode(req.Accept)
+		if err != nil {
+			apihttp.WriteError(w, fmt.Errorf("encoding response: %w", err))
+			return
+		}
+		w.Header().Set("Content-Type", req.Accept.ContentType())
+		w.WriteHeader(http.StatusOK)
+		w.Write(body)
 	case res.accepted:
 		w.WriteHeader(http.StatusAccepted)
 	default:

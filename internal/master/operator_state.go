@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	masterpb "github.com/agoraproject/agora/api/v1/master"
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/api/wire"
 	"github.com/agoraproject/agora/internal/apihttp"
 	"github.com/agoraproject/agora/internal/resources"
 )
@@ -28,10 +30,21 @@ func (m *Master) snapshotCall(ctx context.Context, t masterpb.Response_Type, fil
 	return operatorResult{resp: resp}, nil
 }
 
+// opGetState and opGetTasks encode their tasks from the tasks' caches
+// (operator_render.go).
 func (m *Master) opGetState(ctx context.Context, _ *masterpb.Call) (operatorResult, error) {
-	return m.snapshotCall(ctx, masterpb.Response_GET_STATE, func(s *Snapshot, r *masterpb.Response) {
-		r.GetState = getState(s)
-	})
+	s, err := m.Snapshot(ctx)
+	if err != nil {
+		return operatorResult{}, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err)
+	}
+	resp, holder := response(masterpb.Response_GET_STATE), &masterpb.Response_GetTasks{}
+	resp.GetState = &masterpb.Response_GetState{
+		GetTasks: holder, GetExecutors: getExecutors(s), GetFrameworks: getFrameworks(s), GetAgents: getAgents(s),
+	}
+	lists := taskListsOf(s)
+	return operatorResult{encode: func(enc wire.Encoding) ([]byte, error) {
+		return encodeWithTasks(enc, resp, holder, []protoreflect.Name{"get_state", "get_tasks"}, lists)
+	}}, nil
 }
 
 func (m *Master) opGetAgents(ctx context.Context, _ *masterpb.Call) (operatorResult, error) {
@@ -53,9 +66,16 @@ func (m *Master) opGetExecutors(ctx context.Context, _ *masterpb.Call) (operator
 }
 
 func (m *Master) opGetTasks(ctx context.Context, _ *masterpb.Call) (operatorResult, error) {
-	return m.snapshotCall(ctx, masterpb.Response_GET_TASKS, func(s *Snapshot, r *masterpb.Response) {
-		r.GetTasks = getTasks(s)
-	})
+	s, err := m.Snapshot(ctx)
+	if err != nil {
+		return operatorResult{}, apihttp.Errorf(http.StatusServiceUnavailable, "%v", err)
+	}
+	resp, holder := response(masterpb.Response_GET_TASKS), &masterpb.Response_GetTasks{}
+	resp.GetTasks = holder
+	lists := taskListsOf(s)
+	return operatorResult{encode: func(enc wire.Encoding) ([]byte, error) {
+		return encodeWithTasks(enc, resp, holder, []protoreflect.Name{"get_tasks"}, lists)
+	}}, nil
 }
 
 // opGetOperations answers an empty list: Agora has no operation feedback

@@ -14,14 +14,33 @@ import (
 // task (off the loop: readers render, the loop only bumps versions), and
 // the response is written as a stream that splices the cached bytes in.
 
-// renderCache holds a task's rendered JSON for one version.
+// renderCache holds a task's renderings for one version: its legacy JSON
+// (p), and its v1 Task in Mesos JSON and in protobuf (operator_render.go).
 type renderCache struct {
-	p atomic.Pointer[renderedTask]
+	p       atomic.Pointer[renderedTask]
+	v1JSON  atomic.Pointer[renderedTask]
+	v1Proto atomic.Pointer[renderedTask]
 }
 
 type renderedTask struct {
 	version uint64
-	json    []byte
+	json    []byte // the rendering, whichever the encoding
+}
+
+// cachedRendering is slot's rendering of a task at version, rendered (and
+// stored, unless rendering failed) when the slot holds none or an older
+// one. slot may be nil.
+func cachedRendering(slot *atomic.Pointer[renderedTask], version uint64, render func() ([]byte, error)) ([]byte, error) {
+	if slot != nil {
+		if c := slot.Load(); c != nil && c.version == version {
+			return c.json, nil
+		}
+	}
+	b, err := render()
+	if slot != nil && err == nil {
+		slot.Store(&renderedTask{version: version, json: b})
+	}
+	return b, err
 }
 
 // cache is the task's render cache, made on first use (on the loop).
@@ -37,15 +56,11 @@ func (t *task) cache() *renderCache {
 // version check makes the next reader render again, so a stale rendering
 // is never served.
 func renderTask(t *TaskView) []byte {
+	var slot *atomic.Pointer[renderedTask]
 	if t.rendered != nil {
-		if c := t.rendered.p.Load(); c != nil && c.version == t.version {
-			return c.json
-		}
+		slot = &t.rendered.p
 	}
-	b, _ := json.Marshal(taskState(t))
-	if t.rendered != nil {
-		t.rendered.p.Store(&renderedTask{version: t.version, json: b})
-	}
+	b, _ := cachedRendering(slot, t.version, func() ([]byte, error) { return json.Marshal(taskState(t)) })
 	return b
 }
 
