@@ -50,7 +50,7 @@ func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, 
 	}
 	stream, err := apihttp.StartStream(w, req.Accept, nil)
 	if err == nil {
-		err = stream.Send(m.subscribedEvent(snap))
+		err = stream.Send(m.subscribedEvent(snap.finish()))
 	}
 	if err == nil && !sub.conn.pump(r.Context(), stream, m.cfg.HeartbeatInterval, operatorHeartbeat) {
 		return // the master closed it

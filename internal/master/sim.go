@@ -177,7 +177,7 @@ func (m *Master) AgentGone(conn *SimAgentConn) {
 
 // View is the master's state now, for the simulator's invariants.
 func (m *Master) View() *Snapshot {
-	return m.buildSnapshot(m.clock.Now())
+	return m.buildSnapshot(m.clock.Now()).finish()
 }
 
 // UpdateQuota is the operator API's UPDATE_QUOTA as its handler runs it on
