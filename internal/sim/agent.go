@@ -362,14 +362,29 @@ func (a *Agent) acknowledged(ctx context.Context, ack *protocol.AgentEvent_Ackno
 		delete(a.tasks, taskID)
 	}
 	fid := t.frameworkID
+	duration := taskDuration(t.info, a.TaskDuration)
 	a.mu.Unlock()
 	if next != nil {
 		a.sendUpdate(ctx, fid, next)
 		return
 	}
-	if acked.GetState() == mesos.TaskState_TASK_RUNNING && a.TaskDuration > 0 {
-		time.AfterFunc(a.TaskDuration, func() { a.report(ctx, fid, taskID, mesos.TaskState_TASK_FINISHED) })
+	if acked.GetState() == mesos.TaskState_TASK_RUNNING && duration > 0 {
+		time.AfterFunc(duration, func() { a.report(ctx, fid, taskID, mesos.TaskState_TASK_FINISHED) })
 	}
+}
+
+// durationLabel on a task overrides the agent's TaskDuration for it.
+const durationLabel = "agora.sim/duration"
+
+func taskDuration(info *mesos.TaskInfo, agentDefault time.Duration) time.Duration {
+	for _, l := range info.GetLabels().GetLabels() {
+		if l.GetKey() == durationLabel {
+			if d, err := time.ParseDuration(l.GetValue()); err == nil {
+				return d
+			}
+		}
+	}
+	return agentDefault
 }
 
 // call sends a non-SUBSCRIBE call on the current stream (best-effort: a

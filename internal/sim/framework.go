@@ -31,6 +31,9 @@ type Framework struct {
 	// MaxInFlight bounds the tasks launched and not yet running (0: no
 	// bound): the latency of a paced launch rather than of one burst.
 	MaxInFlight int
+	// TaskDuration, when set, is how long the simulated agents run this
+	// framework's tasks (else the agents' own TaskDuration).
+	TaskDuration time.Duration
 
 	client *scheduler.Client
 	acks   chan *mesos.TaskStatus
@@ -125,11 +128,15 @@ func (f *Framework) useOffer(ctx context.Context, o *mesos.Offer) {
 		f.live++
 		cpus, mem = cpus-f.CPUs, mem-f.Mem
 		f.accepted[id] = now
-		tasks = append(tasks, &mesos.TaskInfo{
+		task := &mesos.TaskInfo{
 			Name: proto.String(id), TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: o.GetAgentId(),
 			Resources: []*mesos.Resource{scalar("cpus", f.CPUs), scalar("mem", f.Mem)},
 			Command:   &mesos.CommandInfo{Value: proto.String("true")},
-		})
+		}
+		if f.TaskDuration > 0 {
+			task.Labels = &mesos.Labels{Labels: []*mesos.Label{{Key: proto.String(durationLabel), Value: proto.String(f.TaskDuration.String())}}}
+		}
+		tasks = append(tasks, task)
 	}
 	full := f.live >= f.Target && !f.Replace
 	paced := f.MaxInFlight > 0 && len(f.accepted) >= f.MaxInFlight

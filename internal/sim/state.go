@@ -68,7 +68,8 @@ func State(ctx context.Context, cc ClusterConfig, cfg StateConfig) (*StateResult
 		return nil, err
 	}
 	// Launching continues: tasks that finish at once and are replaced.
-	churn := &Framework{Name: "churn", Target: 200, Replace: true, CPUs: cfg.TaskCPUs, Mem: cfg.TaskMem, MaxInFlight: 50}
+	churn := &Framework{Name: "churn", Target: 200, Replace: true, CPUs: cfg.TaskCPUs, Mem: cfg.TaskMem, MaxInFlight: 50,
+		TaskDuration: 500 * time.Millisecond}
 	if err := churn.Start(clients, addrs(masters)); err != nil {
 		return nil, err
 	}
