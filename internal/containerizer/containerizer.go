@@ -159,12 +159,3 @@ type Containerizer interface {
 	Forget(containerID string)
 }
 
-// ended reports whether a done channel is closed.
-func ended(done <-chan struct{}) bool {
-	select {
-	case <-done:
-		return true
-	default:
-		return false
-	}
-}

@@ -268,7 +268,7 @@ func (p *Posix) finish(c *posixContainer, status ExitStatus) {
 func (p *Posix) Forget(containerID string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c, ok := p.containers[containerID]; ok && ended(c.done) {
+	if c, ok := p.containers[containerID]; ok && isClosed(c.done) {
 		delete(p.containers, containerID)
 	}
 }

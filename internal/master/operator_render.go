@@ -34,9 +34,10 @@ type taskLists struct {
 	tasks, unreachable, completed []*TaskView
 }
 
-// taskListsOf follows getTasks: the active frameworks' tasks and
-// unreachable tasks; the completed tasks of active and completed
-// frameworks, with a completed framework's remaining tasks.
+// taskListsOf are the lists of GET_TASKS: the active frameworks' tasks
+// (terminal ones not yet acknowledged included) and unreachable tasks; the
+// completed tasks of active and completed frameworks, with a completed
+// framework's remaining tasks.
 func taskListsOf(s *Snapshot) taskLists {
 	var l taskLists
 	for i := range s.Frameworks {

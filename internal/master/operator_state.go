@@ -180,24 +180,16 @@ func getExecutors(s *Snapshot) *masterpb.Response_GetExecutors {
 // acknowledged included) and unreachable tasks; completed tasks of active
 // and completed frameworks, with a completed framework's remaining tasks.
 func getTasks(s *Snapshot) *masterpb.Response_GetTasks {
-	out := &masterpb.Response_GetTasks{}
-	for i := range s.Frameworks {
-		f := &s.Frameworks[i]
-		out.Tasks = appendTasks(out.Tasks, f.Tasks)
-		out.UnreachableTasks = appendTasks(out.UnreachableTasks, f.UnreachableTasks)
-		out.CompletedTasks = appendTasks(out.CompletedTasks, f.CompletedTasks)
+	l := taskListsOf(s)
+	return &masterpb.Response_GetTasks{
+		Tasks: taskProtos(l.tasks), UnreachableTasks: taskProtos(l.unreachable), CompletedTasks: taskProtos(l.completed),
 	}
-	for i := range s.Completed {
-		f := &s.Completed[i]
-		out.CompletedTasks = appendTasks(out.CompletedTasks, f.Tasks)
-		out.CompletedTasks = appendTasks(out.CompletedTasks, f.CompletedTasks)
-	}
-	return out
 }
 
-func appendTasks(out []*mesos.Task, ts []TaskView) []*mesos.Task {
-	for i := range ts {
-		out = append(out, taskProto(&ts[i]))
+func taskProtos(ts []*TaskView) []*mesos.Task {
+	var out []*mesos.Task
+	for _, t := range ts {
+		out = append(out, taskProto(t))
 	}
 	return out
 }
