@@ -158,4 +158,3 @@ type Containerizer interface {
 	// has not ended is kept.
 	Forget(containerID string)
 }
-
