@@ -57,6 +57,9 @@ func New(t testing.TB) *Browser {
 		chromedp.ExecPath(ChromiumPath(t)),
 		chromedp.WindowSize(1440, 900),
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium's singleton socket directory too, which a killed
+		// browser would leave in /tmp.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.Flag("disable-gpu", true),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
