@@ -102,9 +102,19 @@ func (m *fakeMaster) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "stale stream", http.StatusForbidden)
 		return
 	}
-	m.calls <- call
-	if u := call.GetUpdate(); autoAck && u != nil && len(u.GetStatus().GetUuid()) > 0 {
-		m.events <- ackEvent(u)
+	// A batch of updates is recorded as the single-update calls it merges.
+	calls := []*protocol.AgentCall{call}
+	if call.GetType() == protocol.AgentCall_UPDATE && len(call.GetUpdates()) > 0 {
+		calls = calls[:0]
+		for _, u := range call.GetUpdates() {
+			calls = append(calls, &protocol.AgentCall{Type: call.Type, AgentId: call.AgentId, Update: u})
+		}
+	}
+	for _, c := range calls {
+		m.calls <- c
+		if u := c.GetUpdate(); autoAck && u != nil && len(u.GetStatus().GetUuid()) > 0 {
+			m.events <- ackEvent(u)
+		}
 	}
 	w.WriteHeader(http.StatusAccepted)
 }

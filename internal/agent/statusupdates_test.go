@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -318,5 +320,37 @@ func TestRestoredStreamContinuesItsCheckpoint(t *testing.T) {
 	recs, err = readUpdateRecords(path)
 	if err != nil || len(recs) != 6 || !replayUpdateRecords(recs).done() {
 		t.Fatalf("checkpoint after the restore: %d records, %v (want 3 updates and 3 acks, all done)", len(recs), err)
+	}
+}
+
+// TestCoalesceUpdatesMergesRunsInOrder: consecutive UPDATE calls become one
+// call carrying them in order, other calls stay where they were, and a
+// lone update is left as it is.
+func TestCoalesceUpdatesMergesRunsInOrder(t *testing.T) {
+	update := func(task string) *protocol.AgentCall {
+		return &protocol.AgentCall{Type: protocol.AgentCall_UPDATE.Enum(), Update: &protocol.AgentCall_Update{
+			Status: &mesos.TaskStatus{TaskId: &mesos.TaskID{Value: proto.String(task)}, State: mesos.TaskState_TASK_RUNNING.Enum()}}}
+	}
+	exited := &protocol.AgentCall{Type: protocol.AgentCall_EXECUTOR_EXITED.Enum()}
+	got := coalesceUpdates([]*protocol.AgentCall{update("a"), update("b"), update("c"), exited, update("d")})
+	if len(got) != 3 {
+		t.Fatalf("%d calls, want 3: %v", len(got), got)
+	}
+	var batched []string
+	for _, u := range got[0].GetUpdates() {
+		batched = append(batched, u.GetStatus().GetTaskId().GetValue())
+	}
+	if got[0].Update != nil || strings.Join(batched, ",") != "a,b,c" {
+		t.Errorf("first call %v, want updates a,b,c", got[0])
+	}
+	if got[1] != exited || got[2].GetUpdate().GetStatus().GetTaskId().GetValue() != "d" || len(got[2].GetUpdates()) != 0 {
+		t.Errorf("then %v and %v, want EXECUTOR_EXITED and the lone update d", got[1], got[2])
+	}
+	many := make([]*protocol.AgentCall, maxUpdatesPerCall+1)
+	for i := range many {
+		many[i] = update(strconv.Itoa(i))
+	}
+	if got := coalesceUpdates(many); len(got) != 2 || len(got[0].GetUpdates()) != maxUpdatesPerCall {
+		t.Errorf("%d updates went as %d calls", len(many), len(got))
 	}
 }

@@ -306,7 +306,8 @@ func (a *Agent) sendUpdate(u *protocol.AgentCall_Update) {
 	a.calls.Put(&protocol.AgentCall{Type: protocol.AgentCall_UPDATE.Enum(), Update: u})
 }
 
-// sendCalls posts queued calls to the master, one at a time and in order.
+// sendCalls posts queued calls to the master, one at a time and in order;
+// status updates queued together go as one call.
 func (a *Agent) sendCalls(ctx context.Context) {
 	var batch []*protocol.AgentCall
 	for {
@@ -316,11 +317,37 @@ func (a *Agent) sendCalls(ctx context.Context) {
 		case <-a.calls.Wake():
 		}
 		batch, _ = a.calls.Take(batch)
-		for i, call := range batch {
+		for _, call := range coalesceUpdates(batch) {
 			a.post(ctx, call)
-			batch[i] = nil
 		}
+		clear(batch)
 	}
+}
+
+// maxUpdatesPerCall bounds the status updates one UPDATE call carries.
+const maxUpdatesPerCall = 256
+
+// coalesceUpdates merges each run of UPDATE calls into one call carrying
+// them in order (AgentCall.updates): a burst of updates costs the agent and
+// the master one request. A lone update stays as it is.
+func coalesceUpdates(calls []*protocol.AgentCall) []*protocol.AgentCall {
+	out := make([]*protocol.AgentCall, 0, len(calls))
+	for _, c := range calls {
+		isUpdate := c.GetType() == protocol.AgentCall_UPDATE && c.Update != nil
+		if n := len(out); isUpdate && n > 0 && out[n-1].GetType() == protocol.AgentCall_UPDATE {
+			prev := out[n-1]
+			if prev.Update != nil { // a lone update so far: start a batch
+				prev = &protocol.AgentCall{Type: protocol.AgentCall_UPDATE.Enum(), Updates: []*protocol.AgentCall_Update{prev.Update}}
+				out[n-1] = prev
+			}
+			if len(prev.Updates) < maxUpdatesPerCall {
+				prev.Updates = append(prev.Updates, c.Update)
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // post sends one call on the current stream. Without a stream the call is
