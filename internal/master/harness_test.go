@@ -28,7 +28,7 @@ const waitFor = 10 * time.Second
 
 // openRegistry opens a single-node registry with short Raft timeouts. A
 // registry reopened from its directory must keep its address (the Raft ID).
-func openRegistry(t *testing.T, dir string, addr ...string) *registry.Registry {
+func openRegistry(t testing.TB, dir string, addr ...string) *registry.Registry {
 	t.Helper()
 	bind := "127.0.0.1:0"
 	if len(addr) > 0 {
@@ -46,7 +46,7 @@ func openRegistry(t *testing.T, dir string, addr ...string) *registry.Registry {
 	return reg
 }
 
-func startMaster(t *testing.T, mutate func(*Config)) *Master {
+func startMaster(t testing.TB, mutate func(*Config)) *Master {
 	t.Helper()
 	m := runMaster(t, mutate)
 	select {
@@ -58,7 +58,7 @@ func startMaster(t *testing.T, mutate func(*Config)) *Master {
 }
 
 // runMaster starts a master without waiting for it to lead.
-func runMaster(t *testing.T, mutate func(*Config)) *Master {
+func runMaster(t testing.TB, mutate func(*Config)) *Master {
 	t.Helper()
 	cfg := Config{ListenAddr: "127.0.0.1:0", AllocationInterval: 50 * time.Millisecond, Logger: quietLogger()}
 	if mutate != nil {
@@ -89,16 +89,16 @@ func quietLogger() *slog.Logger {
 
 func (m *Master) url(path string) string { return "http://" + m.Addr() + path }
 
-func post(t *testing.T, m *Master, path string, body []byte, headers map[string]string) *http.Response {
+func post(t testing.TB, m *Master, path string, body []byte, headers map[string]string) *http.Response {
 	t.Helper()
 	return schedtest.Post(t, m.Addr(), path, body, headers)
 }
 
-func readBody(t *testing.T, resp *http.Response) string { return schedtest.ReadBody(t, resp) }
+func readBody(t testing.TB, resp *http.Response) string { return schedtest.ReadBody(t, resp) }
 
 func frameworkInfo(name string) *mesos.FrameworkInfo { return schedtest.FrameworkInfo(name) }
 
-func subscribe(t *testing.T, m *Master, enc wire.Encoding, info *mesos.FrameworkInfo) *schedtest.Scheduler {
+func subscribe(t testing.TB, m *Master, enc wire.Encoding, info *mesos.FrameworkInfo) *schedtest.Scheduler {
 	t.Helper()
 	return schedtest.Subscribe(t, m.Addr(), enc, info)
 }
@@ -109,7 +109,7 @@ func commandTask(id string, offer *mesos.Offer, cmd string) *mesos.TaskInfo {
 
 // fakeAgent speaks the agent protocol to the master.
 type fakeAgent struct {
-	t        *testing.T
+	t        testing.TB
 	m        *Master
 	resp     *http.Response
 	id       string
@@ -119,7 +119,7 @@ type fakeAgent struct {
 	subscribe *protocol.AgentCall
 }
 
-func startFakeAgent(t *testing.T, m *Master, hostname, res string) *fakeAgent {
+func startFakeAgent(t testing.TB, m *Master, hostname, res string) *fakeAgent {
 	t.Helper()
 	parsed, err := resources.Parse(res, "*")
 	if err != nil {
@@ -141,7 +141,7 @@ func startFakeAgent(t *testing.T, m *Master, hostname, res string) *fakeAgent {
 
 // subscribeFakeAgent opens an agent stream with call and waits for
 // SUBSCRIBED.
-func subscribeFakeAgent(t *testing.T, m *Master, call *protocol.AgentCall) *fakeAgent {
+func subscribeFakeAgent(t testing.TB, m *Master, call *protocol.AgentCall) *fakeAgent {
 	t.Helper()
 	body, _ := proto.Marshal(call)
 	resp := post(t, m, "/agora/v1/agent", body, map[string]string{

@@ -90,7 +90,10 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, req *api
 // type and its payload present.
 func validateSchedulerCall(call *scheduler.Call) error {
 	t := call.GetType()
-	if call.Type == nil || t == scheduler.Call_UNKNOWN {
+	if call.Type == nil {
+		return apihttp.Errorf(http.StatusBadRequest, "Expecting 'type' to be present")
+	}
+	if t == scheduler.Call_UNKNOWN {
 		return apihttp.Errorf(http.StatusNotImplemented, "Received an unknown call type")
 	}
 	if t != scheduler.Call_SUBSCRIBE && call.FrameworkId == nil {

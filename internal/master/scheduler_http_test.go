@@ -53,6 +53,8 @@ func TestSchedulerRequestLadder(t *testing.T) {
 			map[string]string{"Content-Type": "application/json", "Mesos-Stream-Id": s.StreamID}, 400, "framework_id"},
 		{"unknown call type", http.MethodPost, `{"type":"UNKNOWN","framework_id":{"value":"x"}}`,
 			map[string]string{"Content-Type": "application/json"}, 501, ""},
+		{"call without type", http.MethodPost, `{"framework_id":{"value":"x"}}`,
+			map[string]string{"Content-Type": "application/json"}, 400, "Expecting 'type' to be present"},
 		{"accepted", http.MethodPost, reviveBody,
 			map[string]string{"Content-Type": "application/json", "Mesos-Stream-Id": s.StreamID}, 202, ""},
 	}
