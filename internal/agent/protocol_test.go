@@ -17,7 +17,7 @@ import (
 )
 
 // fakeAgent starts an agent with the fake containerizer.
-func fakeAgent(t *testing.T, m *fakeMaster, tweak func(*Config)) (*Agent, *fake.Containerizer) {
+func fakeAgent(t testing.TB, m *fakeMaster, tweak func(*Config)) (*Agent, *fake.Containerizer) {
 	t.Helper()
 	fc := fake.New()
 	cfg := Config{Masters: []string{m.addr()}, Containerizer: fc, ExecutorCommand: []string{"/bin/false"}}
@@ -27,7 +27,7 @@ func fakeAgent(t *testing.T, m *fakeMaster, tweak func(*Config)) (*Agent, *fake.
 	return startAgent(t, cfg), fc
 }
 
-func nextLaunch(t *testing.T, fc *fake.Containerizer) containerizer.LaunchSpec {
+func nextLaunch(t testing.TB, fc *fake.Containerizer) containerizer.LaunchSpec {
 	t.Helper()
 	select {
 	case spec := <-fc.Launched():
