@@ -3,6 +3,7 @@ package master
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"sync/atomic"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -82,6 +83,7 @@ func jsonWithTasks(resp *masterpb.Response, holder *masterpb.Response_GetTasks, 
 	type splice struct {
 		marker []byte
 		list   []*TaskView
+		at     int // where the marker is in the encoded answer
 	}
 	var splices []splice
 	var err error
@@ -92,7 +94,7 @@ func jsonWithTasks(resp *masterpb.Response, holder *masterpb.Response_GetTasks, 
 		marker := markerTask(field)
 		var b []byte
 		if b, err = mesosjson.Marshal(marker); err == nil {
-			splices = append(splices, splice{b, list})
+			splices = append(splices, splice{marker: b, list: list})
 			*holderList(holder, field) = []*mesos.Task{marker}
 		}
 	})
@@ -103,13 +105,17 @@ func jsonWithTasks(resp *masterpb.Response, holder *masterpb.Response_GetTasks, 
 	if err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
-	for _, sp := range splices {
-		i := bytes.Index(head, sp.marker)
-		if i < 0 {
+	for i := range splices {
+		if splices[i].at = bytes.Index(head, splices[i].marker); splices[i].at < 0 {
 			return nil, errors.New("master: task list marker not found in the encoded answer")
 		}
-		out.Write(head[:i])
+	}
+	// In the order the codec wrote the lists.
+	slices.SortFunc(splices, func(a, b splice) int { return a.at - b.at })
+	var out bytes.Buffer
+	done := 0 // head is written up to here
+	for _, sp := range splices {
+		out.Write(head[done:sp.at])
 		for j, t := range sp.list {
 			if j > 0 {
 				out.WriteByte(',')
@@ -120,9 +126,9 @@ func jsonWithTasks(resp *masterpb.Response, holder *masterpb.Response_GetTasks, 
 			}
 			out.Write(b)
 		}
-		head = head[i+len(sp.marker):]
+		done = sp.at + len(sp.marker)
 	}
-	out.Write(head)
+	out.Write(head[done:])
 	return out.Bytes(), nil
 }
 

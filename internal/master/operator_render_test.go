@@ -23,11 +23,16 @@ func TestSplicedTasksEqualTheCodec(t *testing.T) {
 		t.Fatal(err)
 	}
 	lists := taskListsOf(s)
-	if len(lists.tasks) == 0 || len(lists.completed) == 0 {
+	if len(lists.tasks) < 2 || len(lists.completed) == 0 {
 		t.Fatalf("the golden cluster should have running and completed tasks: %+v", lists)
 	}
+	// All three lists in use (unreachable_tasks comes after completed_tasks
+	// by field number, before it in the proto file).
+	lists.unreachable, lists.tasks = lists.tasks[:1], lists.tasks[1:]
 	whole := response(masterpb.Response_GET_STATE)
 	whole.GetState = getState(s)
+	whole.GetState.GetTasks = &masterpb.Response_GetTasks{Tasks: taskProtos(lists.tasks),
+		UnreachableTasks: taskProtos(lists.unreachable), CompletedTasks: taskProtos(lists.completed)}
 	wantJSON, err := mesosjson.Marshal(whole)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +63,7 @@ func TestSplicedTasksEqualTheCodec(t *testing.T) {
 	}
 
 	tasksOnly := response(masterpb.Response_GET_TASKS)
-	tasksOnly.GetTasks = getTasks(s)
+	tasksOnly.GetTasks = whole.GetState.GetTasks
 	want, _ := mesosjson.Marshal(tasksOnly)
 	resp, holder := response(masterpb.Response_GET_TASKS), &masterpb.Response_GetTasks{}
 	resp.GetTasks = holder
