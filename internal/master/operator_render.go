@@ -69,17 +69,18 @@ func (l taskLists) each(fn func(list []*TaskView, field protoreflect.Name)) {
 	fn(l.completed, "completed_tasks")
 }
 
-// encodeWithTasks encodes resp, whose GetTasks at holder has empty task
-// lists, with l's tasks in them. path names the fields from Response down
-// to holder (get_state, get_tasks; or get_tasks).
-func encodeWithTasks(enc wire.Encoding, resp *masterpb.Response, holder *masterpb.Response_GetTasks, path []protoreflect.Name, l taskLists) ([]byte, error) {
+// encodeWithTasks encodes root (a Response, or the operator stream's
+// SUBSCRIBED Event), whose GetTasks at holder has empty task lists, with
+// l's tasks in them. path names the fields from root down to holder
+// (e.g. get_state, get_tasks).
+func encodeWithTasks(enc wire.Encoding, root proto.Message, holder *masterpb.Response_GetTasks, path []protoreflect.Name, l taskLists) ([]byte, error) {
 	if enc == wire.Protobuf {
-		return protobufWithTasks(resp, path, l)
+		return protobufWithTasks(root, path, l)
 	}
-	return jsonWithTasks(resp, holder, l)
+	return jsonWithTasks(root, holder, l)
 }
 
-func jsonWithTasks(resp *masterpb.Response, holder *masterpb.Response_GetTasks, l taskLists) ([]byte, error) {
+func jsonWithTasks(root proto.Message, holder *masterpb.Response_GetTasks, l taskLists) ([]byte, error) {
 	type splice struct {
 		marker []byte
 		list   []*TaskView
@@ -101,7 +102,7 @@ func jsonWithTasks(resp *masterpb.Response, holder *masterpb.Response_GetTasks, 
 	if err != nil {
 		return nil, err
 	}
-	head, err := mesosjson.Marshal(resp)
+	head, err := mesosjson.Marshal(root)
 	if err != nil {
 		return nil, err
 	}
@@ -152,8 +153,8 @@ func holderList(h *masterpb.Response_GetTasks, field protoreflect.Name) *[]*meso
 	return &h.CompletedTasks
 }
 
-func protobufWithTasks(resp *masterpb.Response, path []protoreflect.Name, l taskLists) ([]byte, error) {
-	out, err := proto.MarshalOptions{Deterministic: true}.Marshal(resp)
+func protobufWithTasks(root proto.Message, path []protoreflect.Name, l taskLists) ([]byte, error) {
+	out, err := proto.MarshalOptions{Deterministic: true}.Marshal(root)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +179,7 @@ func protobufWithTasks(resp *masterpb.Response, path []protoreflect.Name, l task
 		return out, nil
 	}
 	// Wrap the lists in the messages above them, innermost first.
-	md := (&masterpb.Response{}).ProtoReflect().Descriptor()
+	md := root.ProtoReflect().Descriptor()
 	nums := make([]protowire.Number, len(path))
 	for i, name := range path {
 		fd := md.Fields().ByName(name)

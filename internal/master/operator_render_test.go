@@ -72,3 +72,27 @@ func TestSplicedTasksEqualTheCodec(t *testing.T) {
 		t.Errorf("GET_TASKS: %v\n%s\n%s", err, got, want)
 	}
 }
+
+// TestOperatorSubscribedCarriesTheState: a subscriber that joins a cluster
+// with tasks gets, as its first event, the state GET_STATE answers, in
+// both encodings (both spliced from the tasks' encoding caches).
+func TestOperatorSubscribedCarriesTheState(t *testing.T) {
+	m, _, _ := goldenCluster(t)
+	for _, enc := range []wire.Encoding{wire.JSON, wire.Protobuf} {
+		t.Run(enc.String(), func(t *testing.T) {
+			first := subscribeOperator(t, m, enc).next()
+			_, resp, body := operator(t, m, enc, getCall(masterpb.Call_GET_STATE))
+			got, err := mesosjson.Marshal(first.GetSubscribed().GetGetState())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := mesosjson.Marshal(resp.GetGetState())
+			if first.GetType() != masterpb.Event_SUBSCRIBED || len(first.GetSubscribed().GetGetState().GetGetTasks().GetTasks()) == 0 {
+				t.Fatalf("first event %v", first.Event)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("SUBSCRIBED's state differs from GET_STATE's:\n%s\n%s\n(%s)", got, want, body)
+			}
+		})
+	}
+}

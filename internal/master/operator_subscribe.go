@@ -5,8 +5,10 @@ import (
 	"slices"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	masterpb "github.com/agoraproject/agora/api/v1/master"
+	"github.com/agoraproject/agora/api/wire"
 	"github.com/agoraproject/agora/internal/apihttp"
 )
 
@@ -50,7 +52,7 @@ func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, 
 	}
 	stream, err := apihttp.StartStream(w, req.Accept, nil)
 	if err == nil {
-		err = stream.Send(m.subscribedEvent(snap.finish()))
+		err = m.sendOperatorSubscribed(stream, req.Accept, snap.finish())
 	}
 	if err == nil && !sub.conn.pump(r.Context(), stream, m.cfg.HeartbeatInterval, operatorHeartbeat) {
 		return // the master closed it
@@ -59,14 +61,24 @@ func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, 
 	m.post(func() { m.removeOperatorSubscriber(sub) })
 }
 
-func (m *Master) subscribedEvent(s *Snapshot) *masterpb.Event {
-	return &masterpb.Event{
+// sendOperatorSubscribed sends the stream's first event, the whole state, with its
+// tasks from their encoding caches (operator_render.go).
+func (m *Master) sendOperatorSubscribed(stream *apihttp.Stream, enc wire.Encoding, s *Snapshot) error {
+	holder := &masterpb.Response_GetTasks{}
+	ev := &masterpb.Event{
 		Type: masterpb.Event_SUBSCRIBED.Enum(),
 		Subscribed: &masterpb.Event_Subscribed{
-			GetState:                 getState(s),
+			GetState: &masterpb.Response_GetState{
+				GetTasks: holder, GetExecutors: getExecutors(s), GetFrameworks: getFrameworks(s), GetAgents: getAgents(s),
+			},
 			HeartbeatIntervalSeconds: proto.Float64(m.cfg.HeartbeatInterval.Seconds()),
 		},
 	}
+	payload, err := encodeWithTasks(enc, ev, holder, []protoreflect.Name{"subscribed", "get_state", "get_tasks"}, taskListsOf(s))
+	if err != nil {
+		return err
+	}
+	return stream.SendEncoded(payload)
 }
 
 func operatorHeartbeat() *masterpb.Event {
