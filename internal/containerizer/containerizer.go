@@ -158,3 +158,14 @@ type Containerizer interface {
 	// has not ended is kept.
 	Forget(containerID string)
 }
+
+// Ended reports whether a container's done channel is closed: the
+// container has ended and its status is set.
+func Ended(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}

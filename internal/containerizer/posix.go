@@ -268,7 +268,7 @@ func (p *Posix) finish(c *posixContainer, status ExitStatus) {
 func (p *Posix) Forget(containerID string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c, ok := p.containers[containerID]; ok && isClosed(c.done) {
+	if c, ok := p.containers[containerID]; ok && Ended(c.done) {
 		delete(p.containers, containerID)
 	}
 }
@@ -311,7 +311,7 @@ func (p *Posix) Destroy(ctx context.Context, containerID string) error {
 		return err
 	}
 	p.mu.Lock()
-	if !isClosed(c.done) {
+	if !Ended(c.done) {
 		c.destroyed = true
 	}
 	p.mu.Unlock()
@@ -344,15 +344,6 @@ func (p *Posix) killContainer(ctx context.Context, c *posixContainer) error {
 	return killSession(ctx, p.proc, c.pid)
 }
 
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
 // Usage sums /proc statistics over the container's processes (those in the
 // leader's session).
 func (p *Posix) Usage(containerID string) (*mesos.ResourceStatistics, error) {
@@ -363,7 +354,7 @@ func (p *Posix) Usage(containerID string) (*mesos.ResourceStatistics, error) {
 	c.sweep.Lock()
 	sid := c.pid
 	c.sweep.Unlock()
-	if isClosed(c.done) || sid == 0 {
+	if Ended(c.done) || sid == 0 {
 		return nil, fmt.Errorf("containerizer: container %s has ended", containerID)
 	}
 	sample, err := sessionUsage(p.proc, sid)

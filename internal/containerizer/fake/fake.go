@@ -99,7 +99,7 @@ func (f *Containerizer) Running(containerID string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.containers[containerID]
-	return ok && !closed(c.done)
+	return ok && !containerizer.Ended(c.done)
 }
 
 // Exit ends a running container with the given exit code.
@@ -116,7 +116,7 @@ func (f *Containerizer) end(containerID string, status containerizer.ExitStatus)
 	if !ok {
 		return fmt.Errorf("%w: %s", containerizer.ErrUnknownContainer, containerID)
 	}
-	if closed(c.done) {
+	if containerizer.Ended(c.done) {
 		return nil
 	}
 	c.status = status
@@ -166,7 +166,7 @@ func (f *Containerizer) Usage(containerID string) (*mesos.ResourceStatistics, er
 func (f *Containerizer) Forget(containerID string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if c, ok := f.containers[containerID]; ok && closed(c.done) {
+	if c, ok := f.containers[containerID]; ok && containerizer.Ended(c.done) {
 		delete(f.containers, containerID)
 	}
 }
@@ -182,15 +182,6 @@ func (f *Containerizer) Recover(ctx context.Context, known []containerizer.Recov
 		f.history = append(f.history, containerizer.LaunchSpec{ContainerID: k.ContainerID})
 	}
 	return nil
-}
-
-func closed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }
 
 var _ containerizer.Containerizer = (*Containerizer)(nil)

@@ -478,7 +478,7 @@ func (c *Containerizer) Wait(ctx context.Context, id string) (containerizer.Exit
 func (c *Containerizer) Forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ct, ok := c.containers[id]; ok && isClosed(ct.done) {
+	if ct, ok := c.containers[id]; ok && containerizer.Ended(ct.done) {
 		delete(c.containers, id)
 	}
 }
@@ -492,7 +492,7 @@ func (c *Containerizer) Destroy(ctx context.Context, id string) error {
 		return err
 	}
 	c.mu.Lock()
-	if !isClosed(ct.done) {
+	if !containerizer.Ended(ct.done) {
 		ct.destroyed = true
 	}
 	proc := ct.proc
@@ -513,22 +513,13 @@ func (c *Containerizer) Destroy(ctx context.Context, id string) error {
 	}
 }
 
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
 // Usage reads the container's cgroups.
 func (c *Containerizer) Usage(id string) (*mesos.ResourceStatistics, error) {
 	ct, err := c.container(id)
 	if err != nil {
 		return nil, err
 	}
-	if isClosed(ct.done) {
+	if containerizer.Ended(ct.done) {
 		return nil, fmt.Errorf("linux: container %s has ended", id)
 	}
 	if ct.cg == nil {
