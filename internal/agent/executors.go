@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -294,15 +295,24 @@ func (a *Agent) runExecutor(ex *executor, spec containerizer.LaunchSpec, infoFil
 	if err := a.checkpointRun(ex, infoFile, first, pid); err != nil {
 		a.log.Error("checkpointing executor run", "executor_id", ex.id, "err", err)
 	}
+	a.awaitContainerEnd(ctx, ex)
+}
+
+// awaitContainerEnd waits for the executor's container to end, deals with
+// its end and forgets the container. It reports false, having done
+// nothing, when ctx ended first (the agent is stopping; the container
+// lives on).
+func (a *Agent) awaitContainerEnd(ctx context.Context, ex *executor) bool {
 	status, err := a.cont.Wait(ctx, ex.containerID)
 	if err != nil {
 		if ctx.Err() != nil {
-			return // the agent is stopping; the container lives on
+			return false
 		}
 		status = containerizer.ExitStatus{Message: "waiting for the container failed: " + err.Error()}
 	}
 	a.executorEnded(ex, status)
 	a.cont.Forget(ex.containerID)
+	return true
 }
 
 // launchFailure records a failed launch and returns the status to end with.

@@ -339,16 +339,9 @@ func (a *Agent) endRecovered(ex *executor) {
 
 // watchRecovered waits for a re-adopted executor's container to end.
 func (a *Agent) watchRecovered(ex *executor) {
-	ctx := a.lifetime
-	status, err := a.cont.Wait(ctx, ex.containerID)
-	if err != nil {
-		if ctx.Err() != nil {
-			return // the agent is stopping; the container lives on
-		}
-		status = containerizer.ExitStatus{Message: "waiting for the container failed: " + err.Error()}
+	if !a.awaitContainerEnd(a.lifetime, ex) {
+		return
 	}
-	a.executorEnded(ex, status)
-	a.cont.Forget(ex.containerID)
 	a.mu.Lock()
 	a.doneReregistering(ex)
 	a.mu.Unlock()
