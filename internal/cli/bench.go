@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/agoraproject/agora/internal/sim"
 )
@@ -32,10 +33,7 @@ func newBenchCommand() *cobra.Command {
 	f.IntVar(&cfg.Agents, "agents", 1000, "simulated agents")
 	f.IntVar(&cfg.Frameworks, "frameworks", 10, "frameworks")
 	f.IntVar(&cfg.Tasks, "tasks", 10000, "tasks to launch")
-	f.Float64Var(&cfg.AgentCPUs, "agent_cpus", 16, "cpus per agent")
-	f.Float64Var(&cfg.AgentMem, "agent_mem", 65536, "mem (MB) per agent")
-	f.Float64Var(&cfg.TaskCPUs, "task_cpus", 0.1, "cpus per task")
-	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
+	sizeFlags(f, &cfg.AgentCPUs, &cfg.AgentMem, &cfg.TaskCPUs, &cfg.TaskMem)
 	f.DurationVar(&cfg.TaskDuration, "task_duration", 0, "tasks finish this long after running (0: never)")
 	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Minute, "give up after this long")
 	f.IntVar(&cfg.MaxInFlight, "max_in_flight", 0, "per framework, tasks launched and not yet running (0: no bound)")
@@ -61,12 +59,20 @@ func newBenchFailoverCommand(asJSON *bool, workDir *string) *cobra.Command {
 	f.IntVar(&cfg.Tasks, "tasks", 1000, "tasks running during the failovers")
 	f.IntVar(&cfg.Rounds, "rounds", 20, "how many times the leader is killed")
 	f.DurationVar(&raftTimeout, "raft_timeout", time.Second, "the masters' --raft_timeout (how soon a dead leader is noticed)")
-	f.Float64Var(&cfg.AgentCPUs, "agent_cpus", 16, "cpus per agent")
-	f.Float64Var(&cfg.AgentMem, "agent_mem", 65536, "mem (MB) per agent")
-	f.Float64Var(&cfg.TaskCPUs, "task_cpus", 0.1, "cpus per task")
-	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
+	sizeFlags(f, &cfg.AgentCPUs, &cfg.AgentMem, &cfg.TaskCPUs, &cfg.TaskMem)
 	f.DurationVar(&cfg.Timeout, "timeout", 20*time.Minute, "give up after this long")
 	return cmd
+}
+
+// sizeFlags are the simulated agents' and tasks' sizes (the task flags
+// only when taskCPUs is given).
+func sizeFlags(f *pflag.FlagSet, agentCPUs, agentMem, taskCPUs, taskMem *float64) {
+	f.Float64Var(agentCPUs, "agent_cpus", 16, "cpus per agent")
+	f.Float64Var(agentMem, "agent_mem", 65536, "mem (MB) per agent")
+	if taskCPUs != nil {
+		f.Float64Var(taskCPUs, "task_cpus", 0.1, "cpus per task")
+		f.Float64Var(taskMem, "task_mem", 32, "mem (MB) per task")
+	}
 }
 
 // benchScenario is the RunE of a scenario command: it runs the scenario in
@@ -110,10 +116,7 @@ func newBenchStateCommand(asJSON *bool, workDir *string) *cobra.Command {
 	f.IntVar(&cfg.Agents, "agents", 1000, "simulated agents")
 	f.IntVar(&cfg.Tasks, "tasks", 100000, "tasks running while the state is read")
 	f.IntVar(&cfg.Readers, "readers", 2, "concurrent readers (half /master/state, half GET_STATE)")
-	f.Float64Var(&cfg.AgentCPUs, "agent_cpus", 16, "cpus per agent")
-	f.Float64Var(&cfg.AgentMem, "agent_mem", 65536, "mem (MB) per agent")
-	f.Float64Var(&cfg.TaskCPUs, "task_cpus", 0.1, "cpus per task")
-	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
+	sizeFlags(f, &cfg.AgentCPUs, &cfg.AgentMem, &cfg.TaskCPUs, &cfg.TaskMem)
 	f.DurationVar(&cfg.Duration, "duration", 15*time.Second, "how long to read (and, before, to watch without readers)")
 	f.StringVar(&cfg.ProfileFile, "master_profile", "", "write a CPU profile of the master taken while it is read")
 	f.DurationVar(&cfg.Timeout, "timeout", 15*time.Minute, "give up after this long")
@@ -134,10 +137,7 @@ func newBenchChurnCommand(asJSON *bool, workDir *string) *cobra.Command {
 	f.IntVar(&cfg.Agents, "agents", 1000, "simulated agents")
 	f.IntVar(&cfg.Frameworks, "frameworks", 10, "frameworks")
 	f.IntVar(&cfg.Running, "running", 10000, "tasks kept running")
-	f.Float64Var(&cfg.AgentCPUs, "agent_cpus", 16, "cpus per agent")
-	f.Float64Var(&cfg.AgentMem, "agent_mem", 65536, "mem (MB) per agent")
-	f.Float64Var(&cfg.TaskCPUs, "task_cpus", 0.1, "cpus per task")
-	f.Float64Var(&cfg.TaskMem, "task_mem", 32, "mem (MB) per task")
+	sizeFlags(f, &cfg.AgentCPUs, &cfg.AgentMem, &cfg.TaskCPUs, &cfg.TaskMem)
 	f.DurationVar(&cfg.TaskDuration, "task_duration", 2*time.Second, "how long a task runs")
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long to measure the steady state")
 	return cmd
@@ -156,8 +156,7 @@ func newBenchAppsCommand(asJSON *bool, workDir *string) *cobra.Command {
 	f := cmd.Flags()
 	f.IntVar(&cfg.Agents, "agents", 100, "simulated agents")
 	f.IntVar(&cfg.Instances, "instances", 1000, "instances of the app")
-	f.Float64Var(&cfg.AgentCPUs, "agent_cpus", 16, "cpus per agent")
-	f.Float64Var(&cfg.AgentMem, "agent_mem", 65536, "mem (MB) per agent")
+	sizeFlags(f, &cfg.AgentCPUs, &cfg.AgentMem, nil, nil)
 	f.DurationVar(&cfg.Timeout, "timeout", 15*time.Minute, "give up after this long")
 	return cmd
 }

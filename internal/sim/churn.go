@@ -89,12 +89,6 @@ func churnCounts(fws []*Framework) (finished, running int64, latencies map[*Fram
 	return finished, running, latencies
 }
 
-func stopAll(ms []*MasterProcess) {
-	for _, m := range ms {
-		m.Stop()
-	}
-}
-
 // AppsConfig is the `apps` scenario: deploy Instances instances of one app
 // through the Marathon API, then restart it.
 type AppsConfig struct {

@@ -96,6 +96,13 @@ func StartMasters(ctx context.Context, cfg ClusterConfig) ([]*MasterProcess, err
 	return ms, nil
 }
 
+// stopAll stops the masters a scenario started.
+func stopAll(ms []*MasterProcess) {
+	for _, m := range ms {
+		m.Stop()
+	}
+}
+
 // Start (re)starts the master process with its flags and data.
 func (m *MasterProcess) Start() error {
 	if err := os.MkdirAll(filepath.Dir(m.log), 0o755); err != nil {

@@ -38,11 +38,7 @@ func Failover(ctx context.Context, cc ClusterConfig, cfg FailoverConfig) (*Failo
 	defer cancel()
 	cc.Masters = 3
 	masters, err := StartMasters(ctx, cc)
-	defer func() {
-		for _, m := range masters {
-			m.Stop()
-		}
-	}()
+	defer stopAll(masters)
 	if err != nil {
 		return nil, err
 	}

@@ -59,11 +59,7 @@ func Launch(ctx context.Context, cc ClusterConfig, cfg LaunchConfig) (*LaunchRes
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	masters, err := StartMasters(ctx, cc)
-	defer func() {
-		for _, m := range masters {
-			m.Stop()
-		}
-	}()
+	defer stopAll(masters)
 	if err != nil {
 		return nil, err
 	}

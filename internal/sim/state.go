@@ -45,11 +45,7 @@ func State(ctx context.Context, cc ClusterConfig, cfg StateConfig) (*StateResult
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	masters, err := StartMasters(ctx, cc)
-	defer func() {
-		for _, m := range masters {
-			m.Stop()
-		}
-	}()
+	defer stopAll(masters)
 	if err != nil {
 		return nil, err
 	}
