@@ -399,7 +399,9 @@ func (c *Cgroup) Kill(ctx context.Context) error {
 	pause := time.Millisecond
 	for {
 		pids, err := c.Pids()
-		if errors.Is(err, os.ErrNotExist) || (err == nil && len(pids) == 0) {
+		// A cgroup removed meanwhile (its container ended and was cleaned
+		// up) reads as ENOENT, or ENODEV when the removal raced the read.
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENODEV) || (err == nil && len(pids) == 0) {
 			return nil
 		}
 		if err != nil {
