@@ -128,15 +128,15 @@ func New(cfg Config) (*Agent, error) {
 	a.streamClient = &http.Client{Transport: newTransport()}
 	a.callClient = &http.Client{Transport: newTransport(), Timeout: 30 * time.Second}
 	var err error
+	if a.executorCmd, err = executorCommand(cfg.ExecutorCommand); err != nil {
+		return nil, err
+	}
 	if a.cont == nil {
-		if a.cont, err = newContainerizer(cfg); err != nil {
+		if a.cont, err = newContainerizer(cfg, a.executorCmd, a.environ); err != nil {
 			return nil, err
 		}
 	}
 	a.fetch = newFetcher(cfg)
-	if a.executorCmd, err = executorCommand(cfg.ExecutorCommand); err != nil {
-		return nil, err
-	}
 	if a.resources, err = agentResources(cfg); err != nil {
 		return nil, fmt.Errorf("agent: resources: %w", err)
 	}

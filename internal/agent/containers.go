@@ -14,6 +14,7 @@ import (
 	"github.com/agoraproject/agora/internal/containerizer"
 	"github.com/agoraproject/agora/internal/containerizer/cgroups"
 	"github.com/agoraproject/agora/internal/containerizer/docker"
+	"github.com/agoraproject/agora/internal/containerizer/hosted"
 	"github.com/agoraproject/agora/internal/containerizer/image"
 	"github.com/agoraproject/agora/internal/containerizer/linux"
 	"github.com/agoraproject/agora/internal/fetcher"
@@ -65,6 +66,12 @@ type ContainerConfig struct {
 	// InitCommand is the argv prefix of the linux containers' init; nil
 	// means this binary's `container-init`.
 	InitCommand []string
+	// ExecutorHost runs the built-in executors (command and default
+	// executor) of MESOS containers as goroutines of one long-lived
+	// executor host process (package executor/host) instead of as a
+	// process each. Only with the posix isolation: the linux one gives
+	// every executor namespaces and cgroups of its own.
+	ExecutorHost bool
 }
 
 func (c ContainerConfig) withDefaults() ContainerConfig {
@@ -143,13 +150,17 @@ func knownIsolator(i string) bool {
 // mesos one (posix, or linux for root with linux isolators) and, when
 // enabled, the docker one, behind a Composite that routes by
 // ContainerInfo.type.
-func newContainerizer(cfg Config) (containerizer.Containerizer, error) {
+func newContainerizer(cfg Config, executorCmd, environ []string) (containerizer.Containerizer, error) {
 	cc := cfg.Containers.withDefaults()
 	var mesosC, dockerC containerizer.Containerizer
+	var hostedC containerizer.Adopter
 	if slices.Contains(cc.Containerizers, "mesos") {
 		var err error
 		if mesosC, err = newMesosContainerizer(cfg, cc); err != nil {
 			return nil, err
+		}
+		if _, posix := mesosC.(*containerizer.Posix); posix && cc.ExecutorHost {
+			hostedC = hosted.New(hosted.Config{WorkDir: cfg.WorkDir, Command: executorCmd, Env: environ, Logger: cfg.Logger})
 		}
 	}
 	if slices.Contains(cc.Containerizers, "docker") {
@@ -159,7 +170,9 @@ func newContainerizer(cfg Config) (containerizer.Containerizer, error) {
 	if mesosC == nil {
 		mesosC = refuseMesos{}
 	}
-	return containerizer.NewComposite(mesosC, dockerC), nil
+	c := containerizer.NewComposite(mesosC, dockerC)
+	c.Hosted = hostedC
+	return c, nil
 }
 
 func newMesosContainerizer(cfg Config, cc ContainerConfig) (containerizer.Containerizer, error) {

@@ -16,9 +16,10 @@ import (
 	"github.com/agoraproject/agora/internal/protocol"
 )
 
-// testExecutorPath is the test executor (testdata/testexecutor), built once
-// by TestMain.
-var testExecutorPath string
+// testExecutorPath is the test executor (testdata/testexecutor) and
+// testHostPath the executor host (testdata/testhost), built once by
+// TestMain.
+var testExecutorPath, testHostPath string
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -32,11 +33,14 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	testExecutorPath = filepath.Join(dir, "testexecutor")
-	build := exec.Command("go", "build", "-o", testExecutorPath, "./testdata/testexecutor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the test executor:", err)
-		return 1
+	testHostPath = filepath.Join(dir, "testhost")
+	for path, pkg := range map[string]string{testExecutorPath: "./testdata/testexecutor", testHostPath: "./testdata/testhost"} {
+		build := exec.Command("go", "build", "-o", path, pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", pkg+":", err)
+			return 1
+		}
 	}
 	return m.Run()
 }

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/agoraproject/agora/internal/containerizer"
+	"github.com/agoraproject/agora/internal/containerizer/hosted"
 )
 
 // Orphan executors. A framework that does not checkpoint leaves nothing
@@ -28,7 +29,9 @@ import (
 type executorProcs map[int]string
 
 // scanExecutors finds the executors running in this work directory's
-// sandboxes: session leaders with MESOS_DIRECTORY inside slaves/.
+// sandboxes: session leaders with MESOS_DIRECTORY inside slaves/. The
+// tasks of an executor host lead sessions with that variable too; they
+// are its executors' business, and are skipped.
 func (a *Agent) scanExecutors() executorProcs {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -46,18 +49,50 @@ func (a *Agent) scanExecutors() executorProcs {
 		if sid, err := unix.Getsid(pid); err != nil || sid != pid {
 			continue
 		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		for _, kv := range bytes.Split(env, []byte{0}) {
-			if bytes.HasPrefix(kv, mark) {
-				procs[pid] = string(kv[len("MESOS_DIRECTORY="):])
-				break
-			}
+		if rest, ok := environValue(pid, mark); ok && !hostedTask(pid) {
+			procs[pid] = string(mark[len("MESOS_DIRECTORY="):]) + rest
 		}
 	}
 	return procs
+}
+
+// environValue is what follows prefix in the first variable of pid's
+// environment that starts with it.
+func environValue(pid int, prefix []byte) (string, bool) {
+	env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "environ"))
+	if err != nil {
+		return "", false
+	}
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		if value, ok := bytes.CutPrefix(kv, prefix); ok {
+			return string(value), true
+		}
+	}
+	return "", false
+}
+
+// hostedTask reports whether pid's parent is an executor host, which
+// marks itself with hosted.EnvHost.
+func hostedTask(pid int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	// The parent pid is the second field after the command's closing ")".
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return false
+	}
+	fields := bytes.Fields(stat[i+1:])
+	if len(fields) < 2 {
+		return false
+	}
+	ppid, err := strconv.Atoi(string(fields[1]))
+	if err != nil {
+		return false
+	}
+	_, ok := environValue(ppid, []byte(hosted.EnvHost+"="))
+	return ok
 }
 
 // bySandbox finds the executor running in a sandbox (0 if none).

@@ -77,6 +77,7 @@ func containerFlags(f *pflag.FlagSet, c *agent.ContainerConfig) {
 	f.StringVar(&c.FetcherCacheDir, "fetcher_cache_dir", "", "directory of the fetcher's cache (default <work_dir>/fetch_cache)")
 	f.Var(bytesFlag{&c.FetcherCacheSize}, "fetcher_cache_size", "size bound of the fetcher's cache, e.g. 2GB (default 2GB)")
 	durationVar(f, &c.FetcherStallTimeout, "fetcher_stall_timeout", time.Minute, "abandon a download that receives nothing for this long")
+	f.BoolVar(&c.ExecutorHost, "executor_host", true, "run the command and default executors as goroutines of one executor host process per agent (posix isolation only); false starts a process per executor, as Mesos does")
 }
 
 // bytesFlag is a byte size in Mesos syntax: "2GB", "512MB", "64KB" or bytes.

@@ -63,6 +63,7 @@ func newDevCommand() *cobra.Command {
 				Attributes: attrs,
 				Logger:     log.With("component", "agent"),
 				LogLevel:   logLevel,
+				Containers: agent.ContainerConfig{ExecutorHost: true},
 			})
 			if err != nil {
 				return err

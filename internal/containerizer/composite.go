@@ -15,11 +15,15 @@ var ErrDockerDisabled = errors.New("the docker containerizer is not enabled on t
 
 // Composite routes each container to the containerizer its ContainerInfo
 // asks for, as Mesos' --containerizers does: type DOCKER to Docker, the
-// rest to Mesos (posix or linux).
+// rest to Mesos (posix or linux), but Agora's own executors to Hosted
+// when there is one.
 type Composite struct {
 	Mesos Containerizer
 	// Docker is nil when the docker containerizer is not enabled.
 	Docker Containerizer
+	// Hosted, when set, runs the built-in executors of MESOS containers
+	// (the executor host; package hosted).
+	Hosted Adopter
 
 	mu    sync.Mutex
 	owner map[string]Containerizer
@@ -28,6 +32,22 @@ type Composite struct {
 // NewComposite returns a Composite; docker may be nil.
 func NewComposite(mesosContainerizer, docker Containerizer) *Composite {
 	return &Composite{Mesos: mesosContainerizer, Docker: docker, owner: make(map[string]Containerizer)}
+}
+
+// Adopter is a containerizer that recovers only the containers it holds.
+type Adopter interface {
+	Containerizer
+	// Adopt recovers those of known that it holds, and returns the rest.
+	Adopt(ctx context.Context, known []RecoverSpec) (rest []RecoverSpec, err error)
+}
+
+// chooseFor picks the containerizer that launches spec.
+func (c *Composite) chooseFor(spec LaunchSpec) (Containerizer, error) {
+	o, err := c.choose(spec.Container)
+	if err == nil && o == c.Mesos && spec.BuiltinExecutor && c.Hosted != nil {
+		return c.Hosted, nil
+	}
+	return o, err
 }
 
 func (c *Composite) choose(info *mesos.ContainerInfo) (Containerizer, error) {
@@ -57,7 +77,7 @@ func (c *Composite) own(containerID string, o Containerizer) {
 
 // Launch starts the container with the containerizer its type picks.
 func (c *Composite) Launch(ctx context.Context, spec LaunchSpec) (int, error) {
-	o, err := c.choose(spec.Container)
+	o, err := c.chooseFor(spec)
 	if err != nil {
 		return 0, err
 	}
@@ -115,10 +135,27 @@ var canceled = func() context.Context {
 	return ctx
 }()
 
-// Recover hands each container to the containerizer its ContainerInfo
-// picks (RecoverSpec.Container; none means Mesos). Every containerizer
-// recovers, with no container too: it may have leftovers to clean up.
+// Recover gives Hosted the containers it holds and hands each other one to
+// the containerizer its ContainerInfo picks (RecoverSpec.Container; none
+// means Mesos). Every containerizer recovers, with no container too: it
+// may have leftovers to clean up.
 func (c *Composite) Recover(ctx context.Context, known []RecoverSpec) error {
+	var errs []error
+	if c.Hosted != nil {
+		rest, err := c.Hosted.Adopt(ctx, known)
+		errs = append(errs, err)
+		held := make(map[string]bool, len(known))
+		for _, spec := range known {
+			held[spec.ContainerID] = true
+		}
+		for _, spec := range rest {
+			delete(held, spec.ContainerID)
+		}
+		for id := range held {
+			c.own(id, c.Hosted)
+		}
+		known = rest
+	}
 	byOwner := map[Containerizer][]RecoverSpec{c.Mesos: nil}
 	if c.Docker != nil {
 		byOwner[c.Docker] = nil
@@ -131,7 +168,6 @@ func (c *Composite) Recover(ctx context.Context, known []RecoverSpec) error {
 		c.own(spec.ContainerID, o)
 		byOwner[o] = append(byOwner[o], spec)
 	}
-	var errs []error
 	for o, specs := range byOwner {
 		errs = append(errs, o.Recover(ctx, specs))
 	}

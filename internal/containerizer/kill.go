@@ -125,3 +125,10 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// KillSession SIGKILLs every process of session sid until none is left, or
+// ctx ends. The caller guarantees that sid still names the session it
+// means: its leader is alive or an unreaped child.
+func KillSession(ctx context.Context, sid int) error {
+	return killSession(ctx, "/proc", sid)
+}

@@ -123,25 +123,9 @@ func (p *Posix) Launch(ctx context.Context, spec LaunchSpec) (int, error) {
 // command builds the exec.Cmd for spec and opens its output files; the
 // returned func closes the parent's copies of them.
 func (p *Posix) command(spec LaunchSpec) (*exec.Cmd, func(), error) {
-	cred, home, err := credentialFor(spec.User)
+	out, err := OpenOutput(spec)
 	if err != nil {
 		return nil, nil, err
-	}
-	stdout, err := openOutput(spec.Stdout, cred)
-	if err != nil {
-		return nil, nil, err
-	}
-	stderr, err := openOutput(spec.Stderr, cred)
-	if err != nil {
-		stdout.Close()
-		return nil, nil, err
-	}
-	if cred != nil {
-		if err := os.Chown(spec.Sandbox, int(cred.Uid), int(cred.Gid)); err != nil {
-			stdout.Close()
-			stderr.Close()
-			return nil, nil, fmt.Errorf("containerizer: giving sandbox to user %q: %w", spec.User, err)
-		}
 	}
 	path := spec.Path
 	if path == "" {
@@ -150,16 +134,58 @@ func (p *Posix) command(spec LaunchSpec) (*exec.Cmd, func(), error) {
 	cmd := exec.Command(path, spec.Argv[1:]...)
 	cmd.Args = spec.Argv
 	cmd.Env = spec.Env
-	if home != "" {
-		cmd.Env = withEnv(cmd.Env, "HOME", home)
+	if out.Home != "" {
+		cmd.Env = withEnv(cmd.Env, "HOME", out.Home)
 	}
 	cmd.Dir = spec.Dir
 	if cmd.Dir == "" {
 		cmd.Dir = spec.Sandbox
 	}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: cred}
-	return cmd, func() { stdout.Close(); stderr.Close() }, nil
+	cmd.Stdout, cmd.Stderr = out.Stdout, out.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: out.Credential}
+	return cmd, out.Close, nil
+}
+
+// Output is a container's standard output and error, opened for its first
+// process, and the user it runs as.
+type Output struct {
+	Stdout, Stderr *os.File
+	// Credential is spec.User's, nil when that is the agent's own user or
+	// none is given; Home is that user's home directory.
+	Credential *syscall.Credential
+	Home       string
+}
+
+// Close closes the files.
+func (o Output) Close() {
+	o.Stdout.Close()
+	o.Stderr.Close()
+}
+
+// OpenOutput resolves spec.User, gives the sandbox to that user and opens
+// spec.Stdout and spec.Stderr for appending, owned by that user.
+func OpenOutput(spec LaunchSpec) (Output, error) {
+	cred, home, err := credentialFor(spec.User)
+	if err != nil {
+		return Output{}, err
+	}
+	stdout, err := openOutput(spec.Stdout, cred)
+	if err != nil {
+		return Output{}, err
+	}
+	stderr, err := openOutput(spec.Stderr, cred)
+	if err != nil {
+		stdout.Close()
+		return Output{}, err
+	}
+	if cred != nil {
+		if err := os.Chown(spec.Sandbox, int(cred.Uid), int(cred.Gid)); err != nil {
+			stdout.Close()
+			stderr.Close()
+			return Output{}, fmt.Errorf("containerizer: giving sandbox to user %q: %w", spec.User, err)
+		}
+	}
+	return Output{Stdout: stdout, Stderr: stderr, Credential: cred, Home: home}, nil
 }
 
 // openOutput opens a stdout/stderr file for appending, owned by cred's user

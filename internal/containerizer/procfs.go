@@ -197,3 +197,26 @@ func (s usageSample) statistics(now time.Time) *mesos.ResourceStatistics {
 		MemRssBytes:        proto.Uint64(s.rssBytes),
 	}
 }
+
+// SessionsUsage sums the statistics of the live processes of the given
+// sessions, for a container made of several sessions (the tasks of an
+// executor host). Sessions without a live process add nothing; none at
+// all is an error.
+func SessionsUsage(sids []int) (*mesos.ResourceStatistics, error) {
+	var total usageSample
+	for _, sid := range sids {
+		s, err := sessionUsage("/proc", sid)
+		if err != nil {
+			continue
+		}
+		total.processes += s.processes
+		total.threads += s.threads
+		total.utimeTicks += s.utimeTicks
+		total.stimeTicks += s.stimeTicks
+		total.rssBytes += s.rssBytes
+	}
+	if total.processes == 0 {
+		return nil, errors.New("no live process")
+	}
+	return total.statistics(time.Now()), nil
+}

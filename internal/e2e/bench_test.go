@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	sched "github.com/agoraproject/agora/api/v1/scheduler"
 	"github.com/agoraproject/agora/api/wire"
+	"github.com/agoraproject/agora/internal/containerizer/hosted"
 	"github.com/agoraproject/agora/internal/schedtest"
 )
 
@@ -56,12 +58,25 @@ func BenchmarkAcceptToRunning(b *testing.B) {
 
 // BenchmarkShortTasks measures the rate of `true` tasks carried from ACCEPT
 // to an acknowledged TASK_FINISHED on one agent, launching as many as each
-// offer holds. Each iteration is one task.
+// offer holds. Each iteration is one task. "host" runs the command
+// executors in the agent's executor host (the default), "process" starts
+// an executor process per task (--executor_host=false), as Mesos does.
 func BenchmarkShortTasks(b *testing.B) {
-	c := startCluster(b, "127.0.0.2")
+	for _, mode := range []struct {
+		name  string
+		flags []string
+	}{{"host", nil}, {"process", []string{"--executor_host=false"}}} {
+		b.Run(mode.name, func(b *testing.B) { benchShortTasks(b, mode.flags) })
+	}
+}
+
+func benchShortTasks(b *testing.B, agentFlags []string) {
+	c := startClusterWith(b, nil)
+	agentDir := b.TempDir()
+	c.agents = append(c.agents, c.startAgent(b, "agent1", "127.0.0.2", agentDir, agentFlags...))
 	s := schedtest.Subscribe(b, c.master, wire.Protobuf, schedtest.FrameworkInfo("bench-rate"))
 	launched, finished := 0, 0
-	start := time.Now()
+	start, cpuStart := time.Now(), machineCPUSeconds()
 	for finished < b.N {
 		ev := s.Next(sched.Event_OFFERS, sched.Event_UPDATE)
 		switch ev.GetType() {
@@ -86,16 +101,62 @@ func BenchmarkShortTasks(b *testing.B) {
 			if st.GetState() == mesos.TaskState_TASK_FINISHED {
 				finished++
 			} else if isTerminal(st.GetState()) {
-				b.Fatalf("task %s ended %v: %s", st.GetTaskId().GetValue(), st.GetState(), st.GetMessage())
+				id := st.GetTaskId().GetValue()
+				b.Fatalf("task %s ended %v: %s\nexecutor's stderr:\n%s", id, st.GetState(), st.GetMessage(), executorStderr(agentDir, id))
 			}
 		}
 	}
+	perTask := func(seconds float64) float64 { return seconds * 1000 / float64(finished) }
 	b.ReportMetric(float64(finished)/time.Since(start).Seconds(), "tasks/s")
-	b.ReportMetric(cpuSeconds(c.masterProc)*1000/float64(finished), "master-cpu-ms/task")
-	b.ReportMetric(cpuSeconds(c.agents[0].proc)*1000/float64(finished), "agent-cpu-ms/task")
+	b.ReportMetric(perTask(machineCPUSeconds()-cpuStart), "machine-cpu-ms/task")
+	b.ReportMetric(perTask(cpuSeconds(c.masterProc.cmd.Process.Pid)), "master-cpu-ms/task")
+	b.ReportMetric(perTask(cpuSeconds(c.agents[0].proc.cmd.Process.Pid)), "agent-cpu-ms/task")
+	if pid := executorHostPid(agentDir); pid != 0 {
+		b.ReportMetric(perTask(cpuSeconds(pid)), "host-cpu-ms/task")
+	}
 	m := masterMetrics(b, c.master)
 	b.ReportMetric(m["master/offers_sent"]/float64(finished), "offers/task")
-	b.ReportMetric(m["allocator/mesos/allocation_runs"]/float64(finished), "allocations/task")
+}
+
+// machineCPUSeconds is the CPU time all processes have used (the first
+// line of /proc/stat: everything but idle and iowait), in seconds.
+func machineCPUSeconds() float64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	var total float64
+	for i, f := range strings.Fields(line)[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		v, _ := strconv.ParseFloat(f, 64)
+		total += v
+	}
+	return total / 100
+}
+
+// executorStderr is the stderr file of the command executor of task id
+// (its executor has the task's ID) under an agent's work directory.
+func executorStderr(workDir, id string) string {
+	files, _ := filepath.Glob(filepath.Join(workDir, "slaves", "*", "frameworks", "*", "executors", id, "runs", "latest", "stderr"))
+	var out strings.Builder
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		out.Write(data)
+	}
+	return out.String()
+}
+
+// executorHostPid is the pid of the executor host of the agent whose work
+// directory is workDir, 0 if none runs.
+func executorHostPid(workDir string) int {
+	pids := processesWithEnv(hosted.EnvHost + "=" + workDir)
+	if len(pids) == 0 {
+		return 0
+	}
+	return pids[0]
 }
 
 func masterMetrics(b testing.TB, master string) map[string]float64 {
@@ -113,8 +174,8 @@ func masterMetrics(b testing.TB, master string) map[string]float64 {
 
 // cpuSeconds is the user+system CPU time a running process has used, from
 // /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s).
-func cpuSeconds(p *process) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+func cpuSeconds(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}

@@ -65,7 +65,8 @@ func TestDrainAgent(t *testing.T) {
 	if err != nil || len(agents.GetAgents()) != 0 {
 		t.Fatalf("GET_AGENTS after the agent is gone: %v %v", agents, err)
 	}
-	if leftovers := leftoverExecutors(c.agents[0].workDir); len(leftovers) > 0 {
-		t.Errorf("processes left behind by the drained agent: %v", leftovers)
-	}
+	// The executor host leaves once idle and unwatched.
+	waitUntil(t, "the drained agent's processes gone", 10*time.Second, func() bool {
+		return len(leftoverExecutors(c.agents[0].workDir)) == 0
+	})
 }

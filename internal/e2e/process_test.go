@@ -9,10 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agoraproject/agora/internal/containerizer/hosted"
 )
 
 // agoraBin is the agora binary built for this test run.
@@ -126,8 +127,14 @@ func httpOK(url string) bool {
 }
 
 // leftoverExecutors lists processes whose environment points into workDir:
-// executors and tasks an agent started there.
+// the executors, tasks and executor host an agent started there.
 func leftoverExecutors(workDir string) []int {
+	return append(processesWithEnv("MESOS_DIRECTORY="+workDir), processesWithEnv(hosted.EnvHost+"="+workDir)...)
+}
+
+// processesWithEnv lists the other processes that have an environment
+// variable starting with prefix.
+func processesWithEnv(prefix string) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -140,7 +147,7 @@ func leftoverExecutors(workDir string) []int {
 			continue
 		}
 		for _, kv := range bytes.Split(env, []byte{0}) {
-			if v, ok := strings.CutPrefix(string(kv), "MESOS_DIRECTORY="); ok && strings.HasPrefix(v, workDir) {
+			if bytes.HasPrefix(kv, []byte(prefix)) {
 				pids = append(pids, pid)
 				break
 			}

@@ -40,10 +40,34 @@ type agentClient struct {
 	http          *http.Client
 	frameworkID   *mesos.FrameworkID
 	executorID    *mesos.ExecutorID
+	// sharedTransport: the host's other executors use the transport too.
+	sharedTransport bool
 }
 
 func newAgentClient(cfg Config) *agentClient {
-	transport := &http.Transport{
+	var transport http.RoundTripper = newTransport()
+	shared := cfg.Hosting != nil && cfg.Hosting.Transport != nil
+	if shared {
+		transport = cfg.Hosting.Transport
+	}
+	return &agentClient{
+		sharedTransport: shared,
+		url:             "http://" + cfg.AgentEndpoint + "/api/v1/executor",
+		bareSubscribe:   appendBareSubscribe(nil, cfg.ExecutorID, cfg.FrameworkID),
+		enc:             cfg.Encoding,
+		token:           cfg.AuthToken,
+		http:            &http.Client{Transport: transport},
+		frameworkID:     &mesos.FrameworkID{Value: proto.String(cfg.FrameworkID)},
+		executorID:      &mesos.ExecutorID{Value: proto.String(cfg.ExecutorID)},
+	}
+}
+
+// NewTransport returns the HTTP transport executors use to reach their
+// agent; an executor host shares one among its executors.
+func NewTransport() *http.Transport { return newTransport() }
+
+func newTransport() *http.Transport {
+	return &http.Transport{
 		Proxy: nil, // the agent is local; HTTP_PROXY in the task's env must not apply
 		DialContext: (&net.Dialer{
 			Timeout:   5 * time.Second,
@@ -54,15 +78,6 @@ func newAgentClient(cfg Config) *agentClient {
 		IdleConnTimeout:       5 * time.Minute,
 		ResponseHeaderTimeout: callTimeout,
 		DisableCompression:    true,
-	}
-	return &agentClient{
-		url:           "http://" + cfg.AgentEndpoint + "/api/v1/executor",
-		bareSubscribe: appendBareSubscribe(nil, cfg.ExecutorID, cfg.FrameworkID),
-		enc:           cfg.Encoding,
-		token:         cfg.AuthToken,
-		http:          &http.Client{Transport: transport},
-		frameworkID:   &mesos.FrameworkID{Value: proto.String(cfg.FrameworkID)},
-		executorID:    &mesos.ExecutorID{Value: proto.String(cfg.ExecutorID)},
 	}
 }
 
@@ -77,7 +92,11 @@ func (c *agentClient) newCall(t executorv1.Call_Type) *executorv1.Call {
 }
 
 // close drops idle keep-alive connections.
-func (c *agentClient) close() { c.http.CloseIdleConnections() }
+func (c *agentClient) close() {
+	if !c.sharedTransport {
+		c.http.CloseIdleConnections()
+	}
+}
 
 // statusError is a call answered with an unexpected status code.
 type statusError struct {

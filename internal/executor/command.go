@@ -92,14 +92,16 @@ func buildProcessSpec(task *mesos.TaskInfo, place taskPlace, cfg Config, log *sl
 		dir = place.image.WorkingDir
 	}
 	return processSpec{
-		path:   path,
-		args:   args,
-		env:    append(env, userEnv...),
-		dir:    dir,
-		chroot: place.rootfs,
-		cred:   cred,
-		stdout: place.stdout,
-		stderr: place.stderr,
+		path:    path,
+		args:    args,
+		env:     append(env, userEnv...),
+		dir:     dir,
+		chroot:  place.rootfs,
+		cred:    cred,
+		stdout:  place.stdout,
+		stderr:  place.stderr,
+		session: cfg.Hosting != nil,
+		hosting: cfg.Hosting,
 	}, nil
 }
 

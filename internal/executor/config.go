@@ -81,6 +81,9 @@ type Config struct {
 	Stdout, Stderr *os.File
 	// Logger receives the executor's logs (nil means slog.Default()).
 	Logger *slog.Logger
+	// Hosting, when set, runs the executor inside an executor host: its
+	// tasks lead sessions of their own, reported to the host.
+	Hosting *Hosting
 }
 
 // ErrConfig is wrapped by every configuration error.

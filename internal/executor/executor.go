@@ -24,6 +24,8 @@ var (
 	// ErrUnacknowledged: the agent did not acknowledge the task's terminal
 	// update in time.
 	ErrUnacknowledged = errors.New("executor: terminal update not acknowledged")
+	// errAborted: the executor host destroyed the executor's container.
+	errAborted = errors.New("executor: destroyed")
 )
 
 // initialBackoff is the first delay before re-subscribing; it doubles up to
@@ -150,6 +152,9 @@ func (e *executor) loop(ctx context.Context) error {
 			return err
 		}
 		select {
+		case <-e.cfg.Hosting.abort():
+			e.log.Info("executor aborted by its host")
+			return errAborted
 		case <-cancelled:
 			cancelled = nil
 			e.log.Info("executor stopped: shutting down")

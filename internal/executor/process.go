@@ -17,13 +17,20 @@ type processSpec struct {
 	chroot         string              // "" = the executor's root
 	cred           *syscall.Credential // nil: run as the executor's user
 	stdout, stderr *os.File
+	// session makes the process lead a new session (inside an executor
+	// host, where the session is the task's container) rather than only a
+	// new process group inside the executor's session.
+	session bool
+	// hosting, when set, is told when the process starts and exits.
+	hosting *Hosting
 }
 
 // process is a task's command: the leader of its own process group, so that
 // signals sent to the group reach every descendant that did not leave it.
 type process struct {
-	cmd *exec.Cmd
-	pid int
+	cmd     *exec.Cmd
+	pid     int
+	hosting *Hosting
 }
 
 // processExit is how a task's process ended.
@@ -42,15 +49,22 @@ func startProcess(spec processSpec) (*process, error) {
 		Stdout: spec.stdout,
 		Stderr: spec.stderr,
 		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:    true,
+			Setpgid:    !spec.session,
+			Setsid:     spec.session,
 			Chroot:     spec.chroot,
 			Credential: spec.cred,
 		},
 	}
+	if spec.session {
+		// A task outlives no host: should the host die, the kernel kills
+		// the task's leader (its session is then beyond anyone's reach).
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	if err := startTracked(cmd); err != nil {
 		return nil, err
 	}
-	return &process{cmd: cmd, pid: cmd.Process.Pid}, nil
+	spec.hosting.started(cmd.Process.Pid)
+	return &process{cmd: cmd, pid: cmd.Process.Pid, hosting: spec.hosting}, nil
 }
 
 // wait blocks until the process exits. Before reaping it, it SIGKILLs what is
@@ -61,6 +75,7 @@ func (p *process) wait() processExit {
 		return processExit{err: fmt.Errorf("waiting for task process %d: %w", p.pid, err)}
 	}
 	_ = p.signalGroup(syscall.SIGKILL)
+	p.hosting.exited(p.pid)
 	err := p.cmd.Wait()
 	untrack(p.pid)
 	var exitErr *exec.ExitError

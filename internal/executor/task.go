@@ -162,7 +162,7 @@ func (e *executor) startTask(t *task) {
 		return
 	}
 	e.queue(e.newStatus(t, mesos.TaskState_TASK_STARTING))
-	t.oomKills = selfOOMKills()
+	t.oomKills = e.oomKills()
 	proc, err := startProcess(spec)
 	t.place.close()
 	if err != nil {
@@ -354,6 +354,16 @@ func (t *task) outcome(x processExit) (mesos.TaskState, *mesos.TaskStatus_Reason
 		return mesos.TaskState_TASK_FINISHED, nil, describeExit(x.status)
 	}
 	return mesos.TaskState_TASK_FAILED, nil, describeExit(x.status)
+}
+
+// oomKills is the OOM kill count of the memory cgroup the task starts in,
+// -1 when that is not the task's own: inside an executor host, the
+// cgroup is shared with every other task of the host.
+func (e *executor) oomKills() int64 {
+	if e.cfg.Hosting != nil {
+		return -1
+	}
+	return selfOOMKills()
 }
 
 // selfOOMKills is the OOM kill count of the executor's memory cgroup,

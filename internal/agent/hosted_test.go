@@ -1,0 +1,230 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/containerizer/hosted"
+)
+
+// hostedConfig is an agent whose command executors run in an executor
+// host (testdata/testhost), killed with its tasks when the test ends.
+func hostedConfig(t *testing.T, m *fakeMaster) Config {
+	workDir := t.TempDir()
+	t.Cleanup(func() { killHost(workDir) })
+	return Config{Masters: []string{m.addr()}, WorkDir: workDir, ExecutorCommand: []string{testHostPath},
+		Containers: ContainerConfig{ExecutorHost: true}}
+}
+
+// hostPids lists the executor hosts of the agent working in workDir.
+func hostPids(workDir string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if dir, ok := environValue(pid, []byte(hosted.EnvHost+"=")); ok && dir == workDir {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func killHost(workDir string) {
+	for _, pid := range hostPids(workDir) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// nextState waits for the update of task id to state, skipping (auto
+// acknowledged) updates of other tasks and earlier states.
+func nextState(t *testing.T, m *fakeMaster, id string, state mesos.TaskState) *mesos.TaskStatus {
+	t.Helper()
+	return nextStates(t, m, map[string]mesos.TaskState{id: state})[id]
+}
+
+// nextStates waits for an update to the given state of each given task,
+// in any order.
+func nextStates(t *testing.T, m *fakeMaster, want map[string]mesos.TaskState) map[string]*mesos.TaskStatus {
+	t.Helper()
+	got := make(map[string]*mesos.TaskStatus, len(want))
+	deadline := time.Now().Add(wait)
+	for len(got) < len(want) && time.Now().Before(deadline) {
+		st := m.nextUpdate(time.Until(deadline)).GetStatus()
+		id := st.GetTaskId().GetValue()
+		state, ok := want[id]
+		switch {
+		case !ok || got[id] != nil:
+		case st.GetState() == state:
+			got[id] = st
+		case isTerminal(st.GetState()):
+			t.Fatalf("task %s ended %s (%s), want %s", id, st.GetState(), st.GetMessage(), state)
+		}
+	}
+	if len(got) < len(want) {
+		t.Fatalf("updates %v, want %v", got, want)
+	}
+	return got
+}
+
+// TestHostedExecutorsShareOneHost: two command tasks run under one
+// executor host process, not under the agent; their output reaches their
+// sandboxes, a kill reaches the task, and the task's whole session goes.
+func TestHostedExecutorsShareOneHost(t *testing.T) {
+	m := newFakeMaster(t)
+	m.setAutoAck(true)
+	a := startAgent(t, hostedConfig(t, m))
+	m.nextSubscribe(wait)
+	fw := testFramework("fw-1")
+	m.send(runTaskEvent(fw, commandTask("t1", "echo hello from the host; sleep 100 & wait")))
+	m.send(runTaskEvent(fw, commandTask("t2", "sleep 100")))
+	running := nextStates(t, m, map[string]mesos.TaskState{"t1": mesos.TaskState_TASK_RUNNING, "t2": mesos.TaskState_TASK_RUNNING})
+
+	hosts := hostPids(a.cfg.WorkDir)
+	if len(hosts) != 1 {
+		t.Fatalf("executor hosts: %v, want one", hosts)
+	}
+	for _, st := range running {
+		if pid := int(st.GetContainerStatus().GetExecutorPid()); pid != hosts[0] {
+			t.Errorf("task %s: executor pid %d, want the host's %d", st.GetTaskId().GetValue(), pid, hosts[0])
+		}
+	}
+	ex := findExecutor(t, a, "fw-1", "t1")
+	waitFor(t, "the task's output", func() bool {
+		out, _ := os.ReadFile(filepath.Join(ex.directory, "stdout"))
+		return strings.Contains(string(out), "hello from the host\n")
+	})
+	if stats, err := a.cont.Usage(ex.containerID); err != nil || stats.GetProcesses() < 2 {
+		t.Errorf("usage of t1 (a shell and sleep): %v, %v", stats, err)
+	}
+	sid := sessionOf(t, a, "t1")
+
+	m.send(killTaskEvent("fw-1", "t1"))
+	killed := nextState(t, m, "t1", mesos.TaskState_TASK_KILLED)
+	if killed.GetSource() != mesos.TaskStatus_SOURCE_EXECUTOR {
+		t.Errorf("TASK_KILLED from %s, want the executor", killed.GetSource())
+	}
+	waitFor(t, "the killed task's session to be empty", func() bool { return len(sessionMembers(sid)) == 0 })
+	if st, err := a.cont.Usage(findExecutor(t, a, "fw-1", "t2").containerID); err != nil || st.GetProcesses() == 0 {
+		t.Errorf("t2 after t1's kill: %v, %v", st, err)
+	}
+}
+
+// TestHostedExecutorSurvivesAgentRestart: a restarted agent adopts the
+// host's executors; the executor re-subscribes and acts on a kill.
+func TestHostedExecutorSurvivesAgentRestart(t *testing.T) {
+	m := newFakeMaster(t)
+	m.setAutoAck(true)
+	r := newRestartable(t, hostedConfig(t, m))
+	m.nextSubscribe(wait)
+	m.send(runTaskEvent(testFramework("fw-1"), commandTask("t1", "sleep 100")))
+	nextState(t, m, "t1", mesos.TaskState_TASK_RUNNING)
+	host := hostPids(r.cfg.WorkDir)
+
+	r.restart(nil, nil)
+	sub := m.nextSubscribe(wait).GetSubscribe()
+	if task := subscribedTask(t, sub, "t1"); task.GetState() != mesos.TaskState_TASK_RUNNING {
+		t.Fatalf("re-subscribed task %v", task)
+	}
+	after := findExecutor(t, r.a, "fw-1", "t1")
+	waitFor(t, "the executor to re-subscribe", func() bool {
+		r.a.mu.Lock()
+		defer r.a.mu.Unlock()
+		return after.state == executorRunning
+	})
+	if now := hostPids(r.cfg.WorkDir); len(now) != 1 || now[0] != host[0] {
+		t.Errorf("hosts after the restart %v, want the same %v", now, host)
+	}
+	m.send(killTaskEvent("fw-1", "t1"))
+	killed := nextState(t, m, "t1", mesos.TaskState_TASK_KILLED)
+	if killed.GetSource() != mesos.TaskStatus_SOURCE_EXECUTOR {
+		t.Errorf("TASK_KILLED from %s, want the re-subscribed executor", killed.GetSource())
+	}
+}
+
+// TestHostDeathEndsItsTasks: when the host dies, its tasks' sessions are
+// killed, their tasks fail, and the next launch starts a new host.
+func TestHostDeathEndsItsTasks(t *testing.T) {
+	m := newFakeMaster(t)
+	m.setAutoAck(true)
+	a := startAgent(t, hostedConfig(t, m))
+	m.nextSubscribe(wait)
+	fw := testFramework("fw-1")
+	m.send(runTaskEvent(fw, commandTask("t1", "sleep 100 & wait")))
+	nextState(t, m, "t1", mesos.TaskState_TASK_RUNNING)
+	sid := sessionOf(t, a, "t1")
+	hosts := hostPids(a.cfg.WorkDir)
+
+	syscall.Kill(hosts[0], syscall.SIGKILL)
+	failed := nextState(t, m, "t1", mesos.TaskState_TASK_FAILED)
+	if failed.GetSource() != mesos.TaskStatus_SOURCE_AGENT || !strings.Contains(failed.GetMessage(), "executor host exited") {
+		t.Errorf("after the host died: %v", failed)
+	}
+	waitFor(t, "the dead host's task session to be empty", func() bool { return len(sessionMembers(sid)) == 0 })
+
+	m.send(runTaskEvent(fw, commandTask("t2", "true")))
+	nextState(t, m, "t2", mesos.TaskState_TASK_FINISHED)
+	if now := hostPids(a.cfg.WorkDir); len(now) != 1 || now[0] == hosts[0] {
+		t.Errorf("hosts after the relaunch %v (the dead one was %d)", now, hosts[0])
+	}
+}
+
+// sessionOf is the session of the task process of task id: the only
+// session led by a child of the host whose MESOS_TASK_ID is id.
+func sessionOf(t *testing.T, a *Agent, id string) int {
+	t.Helper()
+	var sid int
+	waitFor(t, "task "+id+"'s process", func() bool {
+		for _, pid := range sessionLeaders() {
+			if v, ok := environValue(pid, []byte("MESOS_TASK_ID=")); ok && v == id && hostedTask(pid) {
+				sid = pid
+				return true
+			}
+		}
+		return false
+	})
+	return sid
+}
+
+func sessionLeaders() []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			if s, err := unix.Getsid(pid); err == nil && s == pid {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// sessionMembers lists the live (not zombie) processes of session sid.
+func sessionMembers(sid int) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if s, err := unix.Getsid(pid); err != nil || s != sid {
+			continue
+		}
+		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && len(stat) > i+2 && stat[i+2] != 'Z' {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

@@ -1,0 +1,181 @@
+package hosted
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/agoraproject/agora/internal/containerizer"
+	"github.com/agoraproject/agora/internal/executor/host"
+)
+
+// maxWatchLine bounds one line of the watch stream.
+const maxWatchLine = 64 << 10
+
+// watch opens the host's watch stream, reads the host's containers,
+// reconciles the known ones with them, and leaves a goroutine reading the
+// ends that follow. Containers the host holds for which adopt says true
+// are made known first. It returns what the host listed.
+func (h *Containerizer) watch(ctx context.Context, adopt func(id string) bool) ([]host.WatchLine, error) {
+	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, "http://host/watch", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("watch answered %s", resp.Status)
+	}
+	lines := bufio.NewScanner(resp.Body)
+	lines.Buffer(make([]byte, 4096), maxWatchLine)
+	var states []host.WatchLine
+	for {
+		line, err := nextLine(lines)
+		if err != nil {
+			resp.Body.Close()
+			return nil, fmt.Errorf("reading the executor host's containers: %w", err)
+		}
+		if line.Synced {
+			break
+		}
+		states = append(states, line)
+	}
+	h.reconcile(states, adopt)
+	go h.follow(resp.Body, lines)
+	return states, nil
+}
+
+// reconcile makes the known containers agree with the host's list: those
+// it ended, or does not hold, have ended.
+func (h *Containerizer) reconcile(states []host.WatchLine, adopt func(id string) bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	held := make(map[string]*host.Status, len(states))
+	for _, s := range states {
+		held[s.ContainerID] = s.Ended
+		c, known := h.containers[s.ContainerID]
+		if !known && adopt != nil && adopt(s.ContainerID) {
+			c, known = &hostedContainer{done: make(chan struct{})}, true
+			h.containers[s.ContainerID] = c
+		}
+		if known {
+			c.sessions = make(map[int]bool, len(s.Sessions))
+			for _, sid := range s.Sessions {
+				c.sessions[sid] = true
+			}
+		}
+	}
+	for id, c := range h.containers {
+		if containerizer.Ended(c.done) || c.launching {
+			continue
+		}
+		ended, ok := held[id]
+		switch {
+		case !ok:
+			c.status = containerizer.ExitStatus{Message: "the executor host does not know the container"}
+			close(c.done)
+		case ended != nil:
+			c.status = ended.ExitStatus()
+			close(c.done)
+		}
+	}
+	h.watching = true
+}
+
+// follow reads ends until the stream breaks. Then, if the host still
+// answers, it watches again (the host drops a watcher that falls behind);
+// if not, every hosted container has ended with the host.
+func (h *Containerizer) follow(body io.ReadCloser, lines *bufio.Scanner) {
+	for {
+		line, err := nextLine(lines)
+		if err != nil {
+			break
+		}
+		switch {
+		case line.Ended != nil:
+			h.finish(line.ContainerID, line.Ended.ExitStatus())
+		case line.Session != 0:
+			h.trackSession(line.ContainerID, line.Session, !line.SessionEnded)
+		}
+	}
+	body.Close()
+	h.mu.Lock()
+	h.watching = false
+	h.mu.Unlock()
+	h.launching.Lock()
+	defer h.launching.Unlock()
+	if h.hostAlive() {
+		return // a launch connected meanwhile
+	}
+	if _, err := h.watch(context.Background(), nil); err == nil {
+		return
+	}
+	h.log.Warn("the executor host exited: its executors ended")
+	var orphaned []int
+	h.mu.Lock()
+	for _, c := range h.containers {
+		if !containerizer.Ended(c.done) {
+			c.status = hostExited
+			close(c.done)
+			for sid := range c.sessions {
+				orphaned = append(orphaned, sid)
+			}
+		}
+	}
+	h.mu.Unlock()
+	killOrphanedSessions(h.log, orphaned)
+}
+
+// trackSession records a task session of a container as started or ended.
+func (h *Containerizer) trackSession(containerID string, sid int, live bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.containers[containerID]
+	if !ok {
+		return
+	}
+	if c.sessions == nil {
+		c.sessions = make(map[int]bool)
+	}
+	if live {
+		c.sessions[sid] = true
+	} else {
+		delete(c.sessions, sid)
+	}
+}
+
+// killOrphanedSessions kills what is left of the sessions of a dead
+// host's tasks. Their leaders died with the host; a session ID stays
+// reserved while any member lives, so it still names what they started.
+func killOrphanedSessions(log *slog.Logger, sids []int) {
+	for _, sid := range sids {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := containerizer.KillSession(ctx, sid); err != nil {
+			log.Error("killing the session of a task of the dead executor host", "sid", sid, "err", err)
+		}
+		cancel()
+	}
+}
+
+func nextLine(lines *bufio.Scanner) (host.WatchLine, error) {
+	if !lines.Scan() {
+		if err := lines.Err(); err != nil {
+			return host.WatchLine{}, err
+		}
+		return host.WatchLine{}, io.ErrUnexpectedEOF
+	}
+	var line host.WatchLine
+	if err := json.Unmarshal(lines.Bytes(), &line); err != nil {
+		return host.WatchLine{}, errors.Join(errors.New("bad watch line"), err)
+	}
+	return line, nil
+}

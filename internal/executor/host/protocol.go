@@ -1,0 +1,110 @@
+// Package host is the executor host: one long-lived process per agent
+// (`agora executor --host NAME`) that runs the agent's built-in executors
+// as goroutines instead of as a process each. Starting and ending the
+// agora binary costs a command task more CPU than everything else it
+// needs together; a host pays it once.
+//
+// Each hosted executor is the same executor.Run as in a process of its
+// own: configured by the MESOS_* environment the agent chose for it, it
+// subscribes to the agent over the executor HTTP API, reports its tasks'
+// updates and reconnects after an agent restart. Its container is the set
+// of its tasks' sessions: every task process leads a session of its own,
+// which the host kills to destroy the container (and cleans up when the
+// task's process exits) and reads to sample the container's usage.
+//
+// The agent's side is package containerizer/hosted. The two speak HTTP
+// with JSON bodies over an abstract Unix socket named after the agent's
+// work directory; the host serves only peers of its own user:
+//
+//	POST /launch    LaunchRequest → LaunchResponse (409: the ID is taken)
+//	POST /destroy   ContainerRequest → Status, once the container ended
+//	POST /forget    ContainerRequest → 204; the host drops an ended container
+//	GET  /usage?container_id=ID → mesos.ResourceStatistics (protobuf)
+//	GET  /watch     a stream of JSON lines: the state of every container
+//	                the host holds, then {"synced":true}, then one line
+//	                per task session that starts or ends and per
+//	                container that ends
+//
+// The host exits once it has had no live container and no watching agent
+// for its idle timeout. Should it die, its tasks' leaders die with it (the
+// parent-death signal); the agent sees the watch stream end and ends
+// every hosted container.
+package host
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"path/filepath"
+	"syscall"
+
+	"github.com/agoraproject/agora/internal/containerizer"
+)
+
+// SocketName is the abstract Unix socket of the host of the agent whose
+// work directory is workDir ("@" is Go's spelling of the abstract
+// namespace). Abstract names have no length limit to speak of and vanish
+// with the process; SO_PEERCRED keeps other users out.
+func SocketName(workDir string) string {
+	if abs, err := filepath.Abs(workDir); err == nil {
+		workDir = abs
+	}
+	sum := sha256.Sum256([]byte(workDir))
+	return "@agora-executor-host-" + hex.EncodeToString(sum[:12])
+}
+
+// LaunchRequest starts a hosted executor.
+type LaunchRequest struct {
+	ContainerID string `json:"container_id"`
+	// Sandbox is the executor's sandbox directory.
+	Sandbox string `json:"sandbox"`
+	// Env is the executor's complete environment, the MESOS_* variables
+	// that configure it included; its tasks inherit it.
+	Env []string `json:"env"`
+	// User, when set, owns the sandbox and runs the tasks that name no
+	// user of their own.
+	User string `json:"user,omitempty"`
+	// Stdout and Stderr are the files the executor's tasks write to
+	// (appended to); the executor logs to Stderr.
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr"`
+}
+
+// LaunchResponse answers a launch.
+type LaunchResponse struct {
+	// Pid is the host's: the process the agent records for the container.
+	Pid int `json:"pid"`
+}
+
+// ContainerRequest names a container.
+type ContainerRequest struct {
+	ContainerID string `json:"container_id"`
+}
+
+// Status is how a hosted executor ended: exit status 0 when Run returned
+// nil, 1 when it returned an error (Message says which).
+type Status struct {
+	WaitStatus uint32 `json:"wait_status"`
+	Destroyed  bool   `json:"destroyed,omitempty"`
+	Message    string `json:"message,omitempty"`
+}
+
+// ExitStatus is s as the containerizer reports it.
+func (s Status) ExitStatus() containerizer.ExitStatus {
+	return containerizer.ExitStatus{WaitStatus: syscall.WaitStatus(s.WaitStatus), Known: true,
+		Destroyed: s.Destroyed, Message: s.Message}
+}
+
+// WatchLine is one line of GET /watch: a container's state (in the first
+// listing, with its task sessions), a task session that started or
+// ended, or the end of the first listing. Should the host die, the
+// agent kills the sessions it was told of: their leaders die with the
+// host, but what they started would live on.
+type WatchLine struct {
+	ContainerID string  `json:"container_id,omitempty"`
+	Ended       *Status `json:"ended,omitempty"` // nil while it runs
+	Sessions    []int   `json:"sessions,omitempty"`
+	// Session started, or ended when SessionEnded.
+	Session      int  `json:"session,omitempty"`
+	SessionEnded bool `json:"session_ended,omitempty"`
+	Synced       bool `json:"synced,omitempty"`
+}

@@ -1,0 +1,43 @@
+package executor
+
+import "net/http"
+
+// Hosting is how an executor runs as a goroutine of an executor host (see
+// package executor/host) instead of as a process of its own. There the
+// executor's container is the set of its tasks' sessions: each task
+// process leads a session of its own, which the host kills to destroy the
+// container and reads to sample its usage.
+type Hosting struct {
+	// Abort, once closed, ends Run at once, the way SIGKILL ends an
+	// executor process: no more calls, no waiting for acknowledgements.
+	// The host closes it after it has killed the tasks' sessions.
+	Abort <-chan struct{}
+	// Started is called with each task process's pid, once it runs.
+	Started func(pid int)
+	// Exited is called when a task process has exited, before it is
+	// reaped: its pid, the session's ID, cannot be reused until Exited
+	// returns, so the host may still kill what is left of the session.
+	Exited func(pid int)
+	// Transport, when set, carries the calls to the agent; the host's
+	// executors share one.
+	Transport http.RoundTripper
+}
+
+func (h *Hosting) started(pid int) {
+	if h != nil && h.Started != nil {
+		h.Started(pid)
+	}
+}
+
+func (h *Hosting) exited(pid int) {
+	if h != nil && h.Exited != nil {
+		h.Exited(pid)
+	}
+}
+
+func (h *Hosting) abort() <-chan struct{} {
+	if h == nil {
+		return nil
+	}
+	return h.Abort
+}
