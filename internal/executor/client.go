@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -21,6 +22,9 @@ import (
 
 // callTimeout bounds one non-streaming call; the agent answers 202 at once.
 const callTimeout = 30 * time.Second
+
+// eventBufferSize is the read buffer of the event stream.
+const eventBufferSize = 4 << 10
 
 // maxErrorBody bounds how much of an error answer is read into a message.
 const maxErrorBody = 4 << 10
@@ -143,7 +147,10 @@ func (c *agentClient) subscribe(ctx context.Context, call *executorv1.Call) (*ev
 		resp.Body.Close()
 		return nil, err
 	}
-	return &eventStream{body: resp.Body, records: recordio.NewReader(resp.Body, 0), enc: enc}, nil
+	// Events are small; recordio's default 64 KB buffer would be most of
+	// what a hosted executor allocates.
+	records := recordio.NewReader(bufio.NewReaderSize(resp.Body, eventBufferSize), 0)
+	return &eventStream{body: resp.Body, records: records, enc: enc}, nil
 }
 
 func (c *agentClient) do(ctx context.Context, call *executorv1.Call) (*http.Response, error) {

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -69,13 +70,45 @@ func (e *executor) sendCalls() {
 		var closed bool
 		batch, closed = e.calls.Take(batch)
 		for _, call := range batch {
-			if err := e.agent.post(e.ctx, call); err != nil && e.ctx.Err() == nil {
-				e.log.Warn("call failed; updates are replayed on re-subscription", "err", err)
-			}
+			e.postUntilTaken(call)
 		}
 		if closed {
 			return
 		}
+	}
+}
+
+// Bounds of the pause between attempts of a failed call.
+const (
+	callRetryMin = 50 * time.Millisecond
+	callRetryMax = time.Second
+)
+
+// postUntilTaken posts a call until the agent takes it, refuses it (4xx),
+// or the executor ends. A call may fail while the event stream stays up
+// (the connection it went on broke); the update it carries would
+// otherwise wait for a re-subscription that a healthy stream never brings,
+// and a task's end would go unreported. The agent ignores an update it
+// has seen; one it refuses is replayed on re-subscription.
+func (e *executor) postUntilTaken(call *executorv1.Call) {
+	pause := callRetryMin
+	for {
+		err := e.agent.post(e.ctx, call)
+		var refused *statusError
+		switch {
+		case err == nil || e.ctx.Err() != nil:
+			return
+		case errors.As(err, &refused) && refused.code/100 == 4:
+			e.log.Warn("call refused; updates are replayed on re-subscription", "err", err)
+			return
+		}
+		e.log.Warn("call failed; trying again", "err", err, "pause", pause)
+		select {
+		case <-time.After(pause):
+		case <-e.ctx.Done():
+			return
+		}
+		pause = min(2*pause, callRetryMax)
 	}
 }
 

@@ -54,6 +54,22 @@ func TestEchoHelloFinishes(t *testing.T) {
 	}
 }
 
+// TestFailedUpdateCallIsRetried: an UPDATE call whose connection breaks
+// while the event stream stays up is sent again; without that, the update
+// would wait for a re-subscription that never comes.
+func TestFailedUpdateCallIsRetried(t *testing.T) {
+	a := newFakeAgent(t, withDroppedUpdates(2))
+	e := startExecutor(t, a, nil)
+	a.nextSubscribe()
+	a.launch(shellTask("task-1", "true"))
+	a.expectUpdate(mesos.TaskState_TASK_STARTING)
+	a.expectUpdate(mesos.TaskState_TASK_RUNNING)
+	a.expectUpdate(mesos.TaskState_TASK_FINISHED)
+	if err := e.result(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 func checkCommonFields(t *testing.T, s *mesos.TaskStatus, taskID string) {
 	t.Helper()
 	if len(s.GetUuid()) != 16 {

@@ -45,6 +45,9 @@ type fakeAgent struct {
 	srv       *httptest.Server
 	framework *mesos.FrameworkInfo
 	autoAck   bool
+	// dropUpdates is how many UPDATE calls, the first ones, are answered
+	// by closing the connection, as a broken connection would.
+	dropUpdates int
 
 	subscribes chan received
 	updates    chan received
@@ -64,6 +67,9 @@ func withKillingState() agentOption {
 		})
 	}
 }
+
+// withDroppedUpdates drops the connection of the first n UPDATE calls.
+func withDroppedUpdates(n int) agentOption { return func(a *fakeAgent) { a.dropUpdates = n } }
 
 // withoutAutoAck leaves acknowledging to the test.
 func withoutAutoAck() agentOption { return func(a *fakeAgent) { a.autoAck = false } }
@@ -91,6 +97,17 @@ func newFakeAgent(t testing.TB, opts ...agentOption) *fakeAgent {
 	return a
 }
 
+// dropUpdate reports whether to drop this UPDATE call's connection.
+func (a *fakeAgent) dropUpdate() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dropUpdates == 0 {
+		return false
+	}
+	a.dropUpdates--
+	return true
+}
+
 func (a *fakeAgent) endpoint() string { return strings.TrimPrefix(a.srv.URL, "http://") }
 
 func (a *fakeAgent) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -114,6 +131,12 @@ func (a *fakeAgent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case executorv1.Call_SUBSCRIBE:
 		a.serveStream(w, r, req, call)
 	case executorv1.Call_UPDATE:
+		if a.dropUpdate() {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
 		w.WriteHeader(http.StatusAccepted)
 		a.updates <- received{call: call, at: time.Now()}
 		if a.autoAck {
