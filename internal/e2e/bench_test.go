@@ -116,6 +116,19 @@ func benchShortTasks(b *testing.B, agentFlags []string) {
 	}
 	m := masterMetrics(b, c.master)
 	b.ReportMetric(m["master/offers_sent"]/float64(finished), "offers/task")
+	b.ReportMetric(float64(callRetries(agentDir)), "call-retries")
+}
+
+// callRetries counts the executors' calls that failed and were sent
+// again, from their logs in the sandboxes under an agent's work directory.
+func callRetries(workDir string) int {
+	files, _ := filepath.Glob(filepath.Join(workDir, "slaves", "*", "frameworks", "*", "executors", "*", "runs", "*", "stderr"))
+	n := 0
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		n += strings.Count(string(data), "call failed; trying again")
+	}
+	return n
 }
 
 // machineCPUSeconds is the CPU time all processes have used (the first

@@ -44,26 +44,28 @@ type agentClient struct {
 	http          *http.Client
 	frameworkID   *mesos.FrameworkID
 	executorID    *mesos.ExecutorID
-	// sharedTransport: the host's other executors use the transport too.
+	// streams carries SUBSCRIBE: http, or a client of its own in a host.
+	streams *http.Client
+	// sharedTransport: the host's other executors use the transports too.
 	sharedTransport bool
 }
 
 func newAgentClient(cfg Config) *agentClient {
-	var transport http.RoundTripper = newTransport()
-	shared := cfg.Hosting != nil && cfg.Hosting.Transport != nil
-	if shared {
-		transport = cfg.Hosting.Transport
+	c := &agentClient{
+		url:           "http://" + cfg.AgentEndpoint + "/api/v1/executor",
+		bareSubscribe: appendBareSubscribe(nil, cfg.ExecutorID, cfg.FrameworkID),
+		enc:           cfg.Encoding,
+		token:         cfg.AuthToken,
+		frameworkID:   &mesos.FrameworkID{Value: proto.String(cfg.FrameworkID)},
+		executorID:    &mesos.ExecutorID{Value: proto.String(cfg.ExecutorID)},
 	}
-	return &agentClient{
-		sharedTransport: shared,
-		url:             "http://" + cfg.AgentEndpoint + "/api/v1/executor",
-		bareSubscribe:   appendBareSubscribe(nil, cfg.ExecutorID, cfg.FrameworkID),
-		enc:             cfg.Encoding,
-		token:           cfg.AuthToken,
-		http:            &http.Client{Transport: transport},
-		frameworkID:     &mesos.FrameworkID{Value: proto.String(cfg.FrameworkID)},
-		executorID:      &mesos.ExecutorID{Value: proto.String(cfg.ExecutorID)},
+	if h := cfg.Hosting; h != nil && h.Calls != nil && h.Streams != nil {
+		c.http, c.streams, c.sharedTransport = &http.Client{Transport: h.Calls}, &http.Client{Transport: h.Streams}, true
+		return c
 	}
+	c.http = &http.Client{Transport: newTransport()}
+	c.streams = c.http
+	return c
 }
 
 // NewTransport returns the HTTP transport executors use to reach their
@@ -118,7 +120,7 @@ func (e *statusError) Error() string {
 func (c *agentClient) post(ctx context.Context, call *executorv1.Call) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	resp, err := c.do(ctx, call)
+	resp, err := c.do(ctx, c.http, call)
 	if err != nil {
 		return err
 	}
@@ -134,7 +136,7 @@ func (c *agentClient) post(ctx context.Context, call *executorv1.Call) error {
 // subscribe sends SUBSCRIBE and returns the event stream it opens. The stream
 // lives until ctx is done, the agent ends it, or it is closed.
 func (c *agentClient) subscribe(ctx context.Context, call *executorv1.Call) (*eventStream, error) {
-	resp, err := c.do(ctx, call)
+	resp, err := c.do(ctx, c.streams, call)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +155,7 @@ func (c *agentClient) subscribe(ctx context.Context, call *executorv1.Call) (*ev
 	return &eventStream{body: resp.Body, records: records, enc: enc}, nil
 }
 
-func (c *agentClient) do(ctx context.Context, call *executorv1.Call) (*http.Response, error) {
+func (c *agentClient) do(ctx context.Context, client *http.Client, call *executorv1.Call) (*http.Response, error) {
 	body, err := c.encode(call)
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s call: %w", call.GetType(), err)
@@ -167,7 +169,7 @@ func (c *agentClient) do(ctx context.Context, call *executorv1.Call) (*http.Resp
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s call: %w", call.GetType(), err)
 	}

@@ -18,9 +18,11 @@ type Hosting struct {
 	// reaped: its pid, the session's ID, cannot be reused until Exited
 	// returns, so the host may still kill what is left of the session.
 	Exited func(pid int)
-	// Transport, when set, carries the calls to the agent; the host's
-	// executors share one.
-	Transport http.RoundTripper
+	// Calls, when set, carries the calls to the agent, and Streams the
+	// event streams; the host's executors share them. Streams should keep
+	// no idle connections: a stream's connection is never reused, and a
+	// pool shared by streams would gain nothing.
+	Calls, Streams http.RoundTripper
 }
 
 func (h *Hosting) started(pid int) {

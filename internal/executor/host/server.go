@@ -75,12 +75,13 @@ func Serve(ctx context.Context, cfg Config, ready func()) error {
 	if err != nil {
 		return err
 	}
-	transport := executor.NewTransport()
-	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 256, 256
+	calls, streams := executor.NewTransport(), executor.NewTransport()
+	calls.MaxIdleConns, calls.MaxIdleConnsPerHost = 256, 256
+	streams.DisableKeepAlives = true
 	s := &Server{
 		cfg:        cfg,
 		log:        cfg.Logger,
-		hosting:    executor.Hosting{Transport: transport},
+		hosting:    executor.Hosting{Calls: calls, Streams: streams},
 		ctx:        ctx,
 		containers: make(map[string]*container),
 		watchers:   make(map[chan WatchLine]bool),
