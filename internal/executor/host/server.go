@@ -75,18 +75,7 @@ func Serve(ctx context.Context, cfg Config, ready func()) error {
 	if err != nil {
 		return err
 	}
-	calls, streams := executor.NewTransport(), executor.NewTransport()
-	calls.MaxIdleConns, calls.MaxIdleConnsPerHost = 256, 256
-	streams.DisableKeepAlives = true
-	s := &Server{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		hosting:    executor.Hosting{Calls: calls, Streams: streams},
-		ctx:        ctx,
-		containers: make(map[string]*container),
-		watchers:   make(map[chan WatchLine]bool),
-		quit:       make(chan struct{}),
-	}
+	s := newServer(ctx, cfg)
 	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -107,6 +96,21 @@ func Serve(ctx context.Context, cfg Config, ready func()) error {
 	srv.Close()
 	s.waitExecutors()
 	return nil
+}
+
+func newServer(ctx context.Context, cfg Config) *Server {
+	calls, streams := executor.NewTransport(), executor.NewTransport()
+	calls.MaxIdleConns, calls.MaxIdleConnsPerHost = 256, 256
+	streams.DisableKeepAlives = true
+	return &Server{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		hosting:    executor.Hosting{Calls: calls, Streams: streams},
+		ctx:        ctx,
+		containers: make(map[string]*container),
+		watchers:   make(map[chan WatchLine]bool),
+		quit:       make(chan struct{}),
+	}
 }
 
 func (s *Server) handler() http.Handler {
