@@ -24,11 +24,12 @@
 //     dies with its parent.
 //
 // Implementations: Posix (a session per container, no resource isolation)
-// in this package; package linux (namespaces, cgroups, image root
-// filesystems; needs root); package docker (ContainerInfo.type DOCKER,
-// through the Docker Engine API); Composite, which routes each container
-// to one of them; an in-memory fake in package fake for tests and the
-// simulator.
+// in this package; package hosted (Agora's own executors as goroutines of
+// one executor host process, each task in a session of its own); package
+// linux (namespaces, cgroups, image root filesystems; needs root); package
+// docker (ContainerInfo.type DOCKER, through the Docker Engine API);
+// Composite, which routes each container to one of them; an in-memory fake
+// in package fake for tests and the simulator.
 package containerizer
 
 import (

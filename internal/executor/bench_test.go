@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -110,4 +111,30 @@ func reportPercentiles(b *testing.B, name string, ds []time.Duration) {
 	}
 	b.ReportMetric(at(0.5), name+"-p50-ms")
 	b.ReportMetric(at(0.99), name+"-p99-ms")
+}
+
+// BenchmarkShellTrueFloor is the floor under every short command task:
+// fork/exec of `/bin/sh -c true` in a session of its own and its wait,
+// with the CPU it costs the child (the shell's start, run and exit) and
+// the parent, from getrusage.
+func BenchmarkShellTrueFloor(b *testing.B) {
+	var self0, self1, kids0, kids1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids0)
+	n := 0
+	for b.Loop() {
+		cmd := exec.Command("/bin/sh", "-c", "true")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids1)
+	cpu := func(a, z syscall.Rusage) float64 {
+		return float64(z.Utime.Nano()-a.Utime.Nano()+z.Stime.Nano()-a.Stime.Nano()) / 1e6 / float64(n)
+	}
+	b.ReportMetric(cpu(kids0, kids1), "child-cpu-ms/op")
+	b.ReportMetric(cpu(self0, self1), "parent-cpu-ms/op")
 }

@@ -1,10 +1,12 @@
-// Package executor is Agora's built-in executor: the process (`agora
-// executor`) the agent starts for every command task (the command
-// executor) and for every task group (the default executor). It speaks the
-// executor side of the Mesos v1 executor HTTP API to its agent and runs
-// each task's command as a child process in its own process group, or, for
-// a task whose ContainerInfo is of type DOCKER, as a Docker container
-// through the Engine API.
+// Package executor is Agora's built-in executor: what the agent runs for
+// every command task (the command executor) and for every task group (the
+// default executor), either as a process of its own (`agora executor`) or
+// as a goroutine of the agent's executor host (package executor/host; see
+// Hosting). It speaks the executor side of the Mesos v1 executor HTTP API
+// to its agent and runs each task's command as a child process in its own
+// process group (in a host: its own session), or, for a task whose
+// ContainerInfo is of type DOCKER, as a Docker container through the
+// Engine API.
 //
 // Usage: the agent sets the MESOS_* environment; ConfigFromEnv reads it and
 // Run does the rest, returning once every task is over and the agent has
