@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -199,7 +200,12 @@ func cpuSeconds(pid int) float64 {
 	return (utime + stime) / 100
 }
 
-// fits is how many short tasks (0.01 cpus, 4 MB) an offer holds, at most 200.
+// tasksPerOffer caps the short tasks launched from one offer: how many
+// start at once.
+var tasksPerOffer = flag.Int("tasks_per_offer", 200, "BenchmarkShortTasks: most tasks launched from one offer")
+
+// fits is how many short tasks (0.01 cpus, 4 MB) an offer holds, at most
+// -tasks_per_offer.
 func fits(offer *mesos.Offer) int {
 	var cpus, mem float64
 	for _, r := range offer.GetResources() {
@@ -210,7 +216,7 @@ func fits(offer *mesos.Offer) int {
 			mem += r.GetScalar().GetValue()
 		}
 	}
-	return min(200, int(cpus/0.01+1e-9), int(mem/4))
+	return min(*tasksPerOffer, int(cpus/0.01+1e-9), int(mem/4))
 }
 
 func shortTask(id string, offer *mesos.Offer, cmd string) *mesos.TaskInfo {

@@ -96,6 +96,12 @@ func (e *executor) postUntilTaken(call *executorv1.Call) {
 		err := e.agent.post(e.ctx, call)
 		var refused *statusError
 		switch {
+		case err == nil && call.GetType() == executorv1.Call_UPDATE:
+			select {
+			case e.takenCh <- call.GetUpdate().GetStatus().GetUuid():
+			case <-e.ctx.Done():
+			}
+			return
 		case err == nil || e.ctx.Err() != nil:
 			return
 		case errors.As(err, &refused) && refused.code/100 == 4:
@@ -122,9 +128,40 @@ func (e *executor) onSubscribed(s *executorv1.Event_Subscribed) {
 		e.template.agentID = id
 	}
 	e.log.Info("subscribed to agent", "connection", e.conn, "pending_updates", len(e.pending.list))
+	for _, u := range e.pending.list {
+		if u.deliveredOn == e.conn {
+			u.taken = true // SUBSCRIBE carried it
+		}
+	}
 	for _, u := range e.pending.undelivered(e.conn) {
 		e.post(u)
 	}
+	e.armAckWait()
+}
+
+// onTaken records that the agent answered the UPDATE call of an update.
+func (e *executor) onTaken(uuid []byte) {
+	if u := e.pending.find(uuid); u != nil {
+		u.taken = true
+		e.armAckWait()
+	}
+}
+
+// armAckWait starts the wait for the terminal updates' acks once every
+// task has ended and the agent has taken each terminal update. Until then
+// the bound set by sendTerminal holds: a busy agent may take long to
+// answer a call, and its slowness must not turn a finished task into a
+// failed one.
+func (e *executor) armAckWait() {
+	if len(e.tasks) == 0 || e.liveTasks() > 0 {
+		return
+	}
+	for _, t := range e.tasks {
+		if t.terminal == nil || (!t.terminalAcked && !t.terminal.taken) {
+			return
+		}
+	}
+	e.ackWait.shorten(e.terminalAckWait())
 }
 
 // onDisconnected handles the end of the current connection, or the failure

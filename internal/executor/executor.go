@@ -74,6 +74,7 @@ type executor struct {
 	helpers  sync.WaitGroup
 	calls    *apihttp.Outbox[*executorv1.Call]
 	streamCh chan streamMsg
+	takenCh  chan []byte // uuids of updates whose UPDATE call the agent answered
 	exitCh   chan processExit
 	timerCh  chan taskTimer
 	probeCh  chan probeResult
@@ -116,6 +117,7 @@ func newExecutor(cfg Config) *executor {
 		stop:     stop,
 		calls:    apihttp.NewOutbox[*executorv1.Call](),
 		streamCh: make(chan streamMsg),
+		takenCh:  make(chan []byte),
 		exitCh:   make(chan processExit),
 		timerCh:  make(chan taskTimer),
 		probeCh:  make(chan probeResult),
@@ -161,6 +163,8 @@ func (e *executor) loop(ctx context.Context) error {
 			e.beginShutdown()
 		case m := <-e.streamCh:
 			e.onStream(m)
+		case uuid := <-e.takenCh:
+			e.onTaken(uuid)
 		case x := <-e.exitCh:
 			e.onProcessExit(x)
 		case tm := <-e.timerCh:

@@ -501,6 +501,24 @@ func TestAgentLostWithoutCheckpointKillsTheTask(t *testing.T) {
 	waitProcessGone(t, taskPID)
 }
 
+// TestSlowAgentIsWaitedFor: the wait for the terminal update's ack starts
+// when the agent has taken the update, not when it was sent: an agent
+// slower to answer the call than the shutdown grace period must not make
+// the executor give up on a finished task.
+func TestSlowAgentIsWaitedFor(t *testing.T) {
+	const grace = 200 * time.Millisecond
+	a := newFakeAgent(t, withSlowUpdates(3*grace))
+	e := startExecutor(t, a, func(c *Config) { c.ShutdownGracePeriod = grace })
+	a.nextSubscribe()
+	a.launch(shellTask("task-1", "true"))
+	a.expectUpdate(mesos.TaskState_TASK_STARTING)
+	a.expectUpdate(mesos.TaskState_TASK_RUNNING)
+	a.expectUpdate(mesos.TaskState_TASK_FINISHED)
+	if err := e.result(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 func TestGivesUpAfterTheRecoveryTimeout(t *testing.T) {
 	a := newFakeAgent(t)
 	const recovery = 300 * time.Millisecond

@@ -48,6 +48,9 @@ type fakeAgent struct {
 	// dropUpdates is how many UPDATE calls, the first ones, are answered
 	// by closing the connection, as a broken connection would.
 	dropUpdates int
+	// updateDelay holds every UPDATE call this long before answering, as
+	// a busy agent would.
+	updateDelay time.Duration
 
 	subscribes chan received
 	updates    chan received
@@ -70,6 +73,9 @@ func withKillingState() agentOption {
 
 // withDroppedUpdates drops the connection of the first n UPDATE calls.
 func withDroppedUpdates(n int) agentOption { return func(a *fakeAgent) { a.dropUpdates = n } }
+
+// withSlowUpdates answers every UPDATE call after d.
+func withSlowUpdates(d time.Duration) agentOption { return func(a *fakeAgent) { a.updateDelay = d } }
 
 // withoutAutoAck leaves acknowledging to the test.
 func withoutAutoAck() agentOption { return func(a *fakeAgent) { a.autoAck = false } }
@@ -137,6 +143,7 @@ func (a *fakeAgent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
+		time.Sleep(a.updateDelay)
 		w.WriteHeader(http.StatusAccepted)
 		a.updates <- received{call: call, at: time.Now()}
 		if a.autoAck {

@@ -412,6 +412,8 @@ func (e *executor) sendTerminal(t *task, s *mesos.TaskStatus) {
 	t.exited = true
 	t.terminal = e.queue(s)
 	if e.liveTasks() == 0 {
-		e.ackWait.set(e.terminalAckWait())
+		// The ack is due once the agent has taken the update (armAckWait);
+		// the call may take up to callTimeout to be answered.
+		e.ackWait.set(e.terminalAckWait() + callTimeout)
 	}
 }

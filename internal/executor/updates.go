@@ -18,6 +18,9 @@ type pendingUpdate struct {
 	// deliveredOn is the connection the update was last given to the agent
 	// on (in SUBSCRIBE or as an UPDATE call); 0 for none yet.
 	deliveredOn int
+	// taken: the agent has it (its UPDATE call was answered 202, or the
+	// SUBSCRIBE that carried it was answered); its ack is due.
+	taken bool
 }
 
 func (p *pendingUpdate) uuid() []byte { return p.update.GetStatus().GetUuid() }
@@ -44,6 +47,16 @@ func (p *pendingUpdates) ack(uuid []byte) bool {
 		}
 	}
 	return false
+}
+
+// find returns the pending update with the given uuid, or nil.
+func (p *pendingUpdates) find(uuid []byte) *pendingUpdate {
+	for _, u := range p.list {
+		if bytes.Equal(u.uuid(), uuid) {
+			return u
+		}
+	}
+	return nil
 }
 
 // updates returns the pending updates as SUBSCRIBE's unacknowledged_updates.
