@@ -72,7 +72,12 @@ func alive(pids []int) bool {
 // is delivered again (same uuid) and its ack is taken; the re-subscribed
 // executor carries out a kill.
 func TestAgentRestartKeepsTasks(t *testing.T) {
-	c := startCluster(t, "127.0.0.2")
+	for _, mode := range executorModes {
+		t.Run(mode.name, func(t *testing.T) { testAgentRestartKeepsTasks(t, startClusterIn(t, mode.agentFlags)) })
+	}
+}
+
+func testAgentRestartKeepsTasks(t *testing.T, c *cluster) {
 	ag := c.agents[0]
 	s := schedtest.Subscribe(t, c.master, wire.JSON, checkpointingFramework("restart"))
 	offer := s.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]

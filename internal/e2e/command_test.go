@@ -21,8 +21,28 @@ import (
 // written against the HTTP API subscribes, launches `echo hello`, sees
 // STARTING → RUNNING → FINISHED (acknowledging each), and reads the
 // output through the agent's /files/read.
+// executorModes are the two ways an agent runs command executors: in its
+// executor host (the default) and as a process each.
+var executorModes = []struct {
+	name       string
+	agentFlags []string
+}{{"host", nil}, {"process", []string{"--executor_host=false"}}}
+
+// startClusterIn starts a master and one agent on 127.0.0.2 with the
+// given agent flags.
+func startClusterIn(t *testing.T, agentFlags []string) *cluster {
+	c := startClusterWith(t, nil)
+	c.agents = append(c.agents, c.startAgent(t, "agent1", "127.0.0.2", t.TempDir(), agentFlags...))
+	return c
+}
+
 func TestCommandTask(t *testing.T) {
-	c := startCluster(t, "127.0.0.2")
+	for _, mode := range executorModes {
+		t.Run(mode.name, func(t *testing.T) { testCommandTask(t, startClusterIn(t, mode.agentFlags)) })
+	}
+}
+
+func testCommandTask(t *testing.T, c *cluster) {
 	for _, enc := range []wire.Encoding{wire.JSON, wire.Protobuf} {
 		t.Run(enc.String(), func(t *testing.T) {
 			s := schedtest.Subscribe(t, c.master, enc, schedtest.FrameworkInfo("e2e-"+enc.String()))
@@ -75,7 +95,12 @@ func readSandboxFile(t *testing.T, offer *mesos.Offer, frameworkID, executorID, 
 // TestKillWithinGracePeriod: a running `sleep 600` is killed with
 // TASK_KILLED within the default 3 s grace period (sleep dies on SIGTERM).
 func TestKillWithinGracePeriod(t *testing.T) {
-	c := startCluster(t, "127.0.0.2")
+	for _, mode := range executorModes {
+		t.Run(mode.name, func(t *testing.T) { testKillWithinGracePeriod(t, startClusterIn(t, mode.agentFlags)) })
+	}
+}
+
+func testKillWithinGracePeriod(t *testing.T, c *cluster) {
 	s := schedtest.Subscribe(t, c.master, wire.JSON, schedtest.FrameworkInfo("kill"))
 	offer := s.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]
 	s.Launch(offer, schedtest.CommandTask("sleeper", offer, "sleep 600"))
