@@ -26,14 +26,18 @@ func hostedConfig(t *testing.T, m *fakeMaster) Config {
 
 // hostPids lists the executor hosts of the agent working in workDir.
 func hostPids(workDir string) []int {
+	return pidsWhere(func(pid int) bool {
+		dir, ok := environValue(pid, []byte(hosted.EnvHost+"="))
+		return ok && dir == workDir
+	})
+}
+
+// pidsWhere lists the processes for which keep says true.
+func pidsWhere(keep func(pid int) bool) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if dir, ok := environValue(pid, []byte(hosted.EnvHost+"=")); ok && dir == workDir {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && keep(pid) {
 			pids = append(pids, pid)
 		}
 	}
@@ -197,34 +201,20 @@ func sessionOf(t *testing.T, a *Agent, id string) int {
 }
 
 func sessionLeaders() []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			if s, err := unix.Getsid(pid); err == nil && s == pid {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	return pids
+	return pidsWhere(func(pid int) bool {
+		s, err := unix.Getsid(pid)
+		return err == nil && s == pid
+	})
 }
 
 // sessionMembers lists the live (not zombie) processes of session sid.
 func sessionMembers(sid int) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	return pidsWhere(func(pid int) bool {
 		if s, err := unix.Getsid(pid); err != nil || s != sid {
-			continue
+			return false
 		}
-		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && len(stat) > i+2 && stat[i+2] != 'Z' {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+		stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		i := strings.LastIndexByte(string(stat), ')')
+		return i > 0 && len(stat) > i+2 && stat[i+2] != 'Z'
+	})
 }
