@@ -93,8 +93,37 @@ func (e *executor) prepareNested(t *task) error {
 		stdout.Close()
 		return fmt.Errorf("Failed to open the task's stderr: %w", err)
 	}
+	if err := e.giveToTaskUser(t, dir, stdout, stderr); err != nil {
+		stdout.Close()
+		stderr.Close()
+		return err
+	}
 	t.place = taskPlace{sandbox: dir, stdout: stdout, stderr: stderr, owned: true}
 	t.child = &mesos.ContainerID{Value: proto.String(child), Parent: e.containerID}
+	return nil
+}
+
+// giveToTaskUser makes the nested sandbox and output files the task's
+// user's when the executor runs as another (root in an executor host): the
+// task must be able to write where it runs.
+func (e *executor) giveToTaskUser(t *task, dir string, files ...*os.File) error {
+	user := t.info.GetCommand().GetUser()
+	if user == "" {
+		user = e.cfg.TaskUser
+	}
+	cred, _, lerr := taskCredential(user, e.log)
+	if lerr != nil || cred == nil {
+		return nil // an unknown user fails the launch itself, with its reason
+	}
+	uid, gid := int(cred.Uid), int(cred.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return fmt.Errorf("Failed to give the task's sandbox to user %q: %w", user, err)
+	}
+	for _, f := range files {
+		if err := f.Chown(uid, gid); err != nil {
+			return fmt.Errorf("Failed to give %s to user %q: %w", f.Name(), user, err)
+		}
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -202,6 +203,34 @@ func TestTaskGroupRunsEachTaskInItsNestedSandbox(t *testing.T) {
 	}
 	if err := e.result(t); err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestTaskGroupTaskOfAnotherUserOwnsItsSandbox: an executor running as root
+// (as in an executor host) gives a group task's nested sandbox to the
+// task's user, who can then write there.
+func TestTaskGroupTaskOfAnotherUserOwnsItsSandbox(t *testing.T) {
+	requireRoot(t)
+	if _, err := user.Lookup("nobody"); err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	a := newFakeAgent(t)
+	e := startExecutor(t, a, nil)
+	for _, dir := range []string{e.dir, filepath.Dir(e.dir)} { // nobody must be able to enter the sandbox
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.nextSubscribe()
+	task := shellTask("writer", "echo written > here && cat here")
+	task.Command.User = proto.String("nobody")
+	a.launchGroup(task)
+	byTask := updatesByTask(t, a, 3)
+	if got := states(byTask["writer"]); len(got) != 3 || got[2] != mesos.TaskState_TASK_FINISHED {
+		t.Fatalf("writer states %v (%s), want it FINISHED", got, byTask["writer"][len(got)-1].GetMessage())
+	}
+	if out, _ := os.ReadFile(filepath.Join(e.dir, "tasks", "writer", "stdout")); string(out) != "written\n" {
+		t.Errorf("writer stdout %q", out)
 	}
 }
 
