@@ -41,8 +41,13 @@ import (
 // host's children (its tasks) by it.
 const EnvHost = "AGORA_EXECUTOR_HOST"
 
-// startTimeout bounds how long a new host may take to listen.
-const startTimeout = 15 * time.Second
+// startTimeout bounds how long a new host may take to listen, and
+// callTimeout how long it may take to answer a call (a destroy answers
+// once the executor's tasks are dead).
+const (
+	startTimeout = 15 * time.Second
+	callTimeout  = 30 * time.Second
+)
 
 // hostExited is the status of the containers of a host that died.
 var hostExited = containerizer.ExitStatus{Message: "the executor host exited"}
@@ -99,10 +104,11 @@ func New(cfg Config) *Containerizer {
 		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
 	}
 	return &Containerizer{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		socket:     socket,
-		client:     &http.Client{Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 16, DisableCompression: true}},
+		cfg:    cfg,
+		log:    cfg.Logger,
+		socket: socket,
+		client: &http.Client{Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 16,
+			DisableCompression: true, ResponseHeaderTimeout: callTimeout}},
 		containers: make(map[string]*hostedContainer),
 	}
 }
@@ -183,7 +189,13 @@ func (h *Containerizer) Usage(containerID string) (*mesos.ResourceStatistics, er
 	if containerizer.Ended(c.done) {
 		return nil, fmt.Errorf("hosted: container %s has ended", containerID)
 	}
-	resp, err := h.client.Get("http://host/usage?container_id=" + url.QueryEscape(containerID))
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://host/usage?container_id="+url.QueryEscape(containerID), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := h.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("hosted: usage of %s: %w", containerID, err)
 	}
@@ -341,17 +353,21 @@ func (h *Containerizer) start(ctx context.Context) error {
 	cmd.Dir = h.cfg.WorkDir
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	stdout, err := cmd.StdoutPipe()
+	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("hosted: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	defer readyR.Close()
+	cmd.Stdout = readyW
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
 		return fmt.Errorf("hosted: starting the executor host: %w", err)
 	}
 	go cmd.Wait() // reaps it, should it end while we run
 	ready := make(chan error, 1)
 	go func() {
-		line, err := bufio.NewReader(stdout).ReadString('\n')
+		line, err := bufio.NewReader(readyR).ReadString('\n')
 		if err == nil && line != "ready\n" {
 			err = fmt.Errorf("said %q", line)
 		}
