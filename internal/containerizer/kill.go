@@ -78,10 +78,11 @@ const (
 	cldDumped = 3
 )
 
-// waitExited blocks until pid, a child of this process, has ended, and
-// returns how, without reaping it: until it is reaped its pid (the session
-// ID of its container) cannot be reused.
-func waitExited(pid int) (ExitStatus, error) {
+// WaitExited blocks until child process pid has exited and returns how,
+// leaving it unreaped: until it is reaped its pid, which is also its
+// process group's and (for a session leader) its session's ID, cannot
+// name another process.
+func WaitExited(pid int) (ExitStatus, error) {
 	var info [siginfoSize]byte
 	for {
 		err := unix.Waitid(unix.P_PID, pid, (*unix.Siginfo)(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOWAIT, nil)

@@ -255,7 +255,7 @@ func withEnv(env []string, name, value string) []string {
 // then reaps it. Until then its pid, the session ID, cannot be reused, so
 // neither the sweeper nor Destroy can hit a stranger's session.
 func (p *Posix) reap(c *posixContainer, cmd *exec.Cmd) {
-	status, err := waitExited(c.pid)
+	status, err := WaitExited(c.pid)
 	if err != nil {
 		// Cannot happen to a child of ours. Without the pin, killing by
 		// session ID is not safe: just reap.

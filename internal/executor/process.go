@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+
+	"github.com/agoraproject/agora/internal/containerizer"
 )
 
 // processSpec is how to start a task's command.
@@ -67,11 +69,13 @@ func startProcess(spec processSpec) (*process, error) {
 	return &process{cmd: cmd, pid: cmd.Process.Pid, hosting: spec.hosting}, nil
 }
 
-// wait blocks until the process exits. Before reaping it, it SIGKILLs what is
-// left of its group: while the leader is an unreaped zombie its pid, which is
-// the group id, cannot be reused, so the signal cannot hit a stranger.
+// wait blocks until the process exits. Before reaping it, it SIGKILLs what
+// is left of its group (and, in an executor host, the host kills what is
+// left of its session): while the leader is an unreaped zombie its pid,
+// which is the group's and session's ID, cannot be reused, so the signals
+// cannot hit a stranger.
 func (p *process) wait() processExit {
-	if err := waitExitedNoReap(p.pid); err != nil {
+	if _, err := containerizer.WaitExited(p.pid); err != nil {
 		return processExit{err: fmt.Errorf("waiting for task process %d: %w", p.pid, err)}
 	}
 	_ = p.signalGroup(syscall.SIGKILL)
