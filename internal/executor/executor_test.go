@@ -301,19 +301,27 @@ func TestInvalidTasksFail(t *testing.T) {
 	}
 }
 
-func TestRunsTheTaskAsTheCommandUser(t *testing.T) {
+// executorAsRootForNobody starts an executor, as root, whose sandbox user
+// nobody may enter; it skips where there is no root or no nobody.
+func executorAsRootForNobody(t *testing.T, a *fakeAgent) (*runningExecutor, *user.User) {
+	t.Helper()
 	requireRoot(t)
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		t.Skipf("no user nobody: %v", err)
 	}
-	a := newFakeAgent(t)
 	e := startExecutor(t, a, nil)
-	for _, dir := range []string{e.dir, filepath.Dir(e.dir)} { // nobody must be able to enter the sandbox
+	for _, dir := range []string{e.dir, filepath.Dir(e.dir)} {
 		if err := os.Chmod(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return e, nobody
+}
+
+func TestRunsTheTaskAsTheCommandUser(t *testing.T) {
+	a := newFakeAgent(t)
+	e, nobody := executorAsRootForNobody(t, a)
 	a.nextSubscribe()
 	task := shellTask("task-1", `echo "$(id -u) $USER"`)
 	task.Command.User = proto.String("nobody")

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -210,17 +209,8 @@ func TestTaskGroupRunsEachTaskInItsNestedSandbox(t *testing.T) {
 // (as in an executor host) gives a group task's nested sandbox to the
 // task's user, who can then write there.
 func TestTaskGroupTaskOfAnotherUserOwnsItsSandbox(t *testing.T) {
-	requireRoot(t)
-	if _, err := user.Lookup("nobody"); err != nil {
-		t.Skipf("no user nobody: %v", err)
-	}
 	a := newFakeAgent(t)
-	e := startExecutor(t, a, nil)
-	for _, dir := range []string{e.dir, filepath.Dir(e.dir)} { // nobody must be able to enter the sandbox
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e, _ := executorAsRootForNobody(t, a)
 	a.nextSubscribe()
 	task := shellTask("writer", "echo written > here && cat here")
 	task.Command.User = proto.String("nobody")
