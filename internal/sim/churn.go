@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -32,18 +33,14 @@ type ChurnResult struct {
 
 // Churn runs the scenario.
 func Churn(ctx context.Context, cc ClusterConfig, cfg ChurnConfig) (*ChurnResult, error) {
-	if cfg.Timeout == 0 {
-		cfg.Timeout = cfg.Duration + 5*time.Minute
-	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	masters, err := StartMasters(ctx, cc)
-	defer stopAll(masters)
+	cfg.Timeout = cmp.Or(cfg.Timeout, cfg.Duration+5*time.Minute)
+	r, err := startRun(ctx, cc, cfg.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	clients, stopClients := context.WithCancel(ctx)
-	defer stopClients()
+	defer r.stop()
+	ctx, masters := r.ctx, r.masters
+	clients := r.clients
 	if _, _, err := StartAgents(clients, cfg.Agents, addrs(masters), cfg.AgentCPUs, cfg.AgentMem, cfg.TaskDuration); err != nil {
 		return nil, err
 	}
@@ -107,19 +104,14 @@ type AppsResult struct {
 
 // Apps runs the scenario against the leading master's apps framework.
 func Apps(ctx context.Context, cc ClusterConfig, cfg AppsConfig) (*AppsResult, error) {
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 15 * time.Minute
-	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	masters, err := StartMasters(ctx, cc)
-	defer stopAll(masters)
+	cfg.Timeout = cmp.Or(cfg.Timeout, 15*time.Minute)
+	r, err := startRun(ctx, cc, cfg.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	clients, stopClients := context.WithCancel(ctx)
-	defer stopClients()
-	if _, _, err := StartAgents(clients, cfg.Agents, addrs(masters), cfg.AgentCPUs, cfg.AgentMem, 0); err != nil {
+	defer r.stop()
+	ctx, masters := r.ctx, r.masters
+	if _, _, err := StartAgents(r.clients, cfg.Agents, addrs(masters), cfg.AgentCPUs, cfg.AgentMem, 0); err != nil {
 		return nil, err
 	}
 	api := marathon.New("http://" + masters[0].Addr)

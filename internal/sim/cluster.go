@@ -96,6 +96,32 @@ func StartMasters(ctx context.Context, cfg ClusterConfig) ([]*MasterProcess, err
 	return ms, nil
 }
 
+// run is a scenario's cluster: the masters it started and the context of
+// its clients (simulated agents and frameworks).
+type run struct {
+	ctx     context.Context // ends at the scenario's timeout
+	clients context.Context // ends when the scenario stops, before the masters do
+	masters []*MasterProcess
+	stop    func() // ends the clients, then stops the masters
+}
+
+// startRun starts cc's masters for a scenario bounded by timeout.
+func startRun(ctx context.Context, cc ClusterConfig, timeout time.Duration) (*run, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	masters, err := StartMasters(ctx, cc)
+	clients, stopClients := context.WithCancel(ctx)
+	r := &run{ctx: ctx, clients: clients, masters: masters, stop: func() {
+		stopClients()
+		stopAll(masters)
+		cancel()
+	}}
+	if err != nil {
+		r.stop()
+		return nil, err
+	}
+	return r, nil
+}
+
 // stopAll stops the masters a scenario started.
 func stopAll(ms []*MasterProcess) {
 	for _, m := range ms {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -31,19 +32,15 @@ type FailoverResult struct {
 
 // Failover runs the scenario.
 func Failover(ctx context.Context, cc ClusterConfig, cfg FailoverConfig) (*FailoverResult, error) {
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 20 * time.Minute
-	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
+	cfg.Timeout = cmp.Or(cfg.Timeout, 20*time.Minute)
 	cc.Masters = 3
-	masters, err := StartMasters(ctx, cc)
-	defer stopAll(masters)
+	r, err := startRun(ctx, cc, cfg.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	clients, stopClients := context.WithCancel(ctx)
-	defer stopClients()
+	defer r.stop()
+	ctx, masters := r.ctx, r.masters
+	clients := r.clients
 	agents, _, err := StartAgents(clients, cfg.Agents, addrs(masters), cfg.AgentCPUs, cfg.AgentMem, 0)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -53,20 +54,15 @@ type LaunchResult struct {
 
 // Launch runs the scenario against masters it starts.
 func Launch(ctx context.Context, cc ClusterConfig, cfg LaunchConfig) (*LaunchResult, error) {
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 10 * time.Minute
-	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	masters, err := StartMasters(ctx, cc)
-	defer stopAll(masters)
+	cfg.Timeout = cmp.Or(cfg.Timeout, 10*time.Minute)
+	r, err := startRun(ctx, cc, cfg.Timeout)
 	if err != nil {
 		return nil, err
 	}
+	defer r.stop()
+	ctx, masters := r.ctx, r.masters
 	leader, _ := WaitLeader(ctx, masters, nil)
-	// Agents and frameworks stop before the masters do.
-	ctx, stopClients := context.WithCancel(ctx)
-	defer stopClients()
+	ctx = r.clients // agents and frameworks stop before the masters do
 	res := &LaunchResult{Agents: cfg.Agents, Frameworks: cfg.Frameworks, Tasks: cfg.Tasks}
 	base := memory(leader)
 

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -39,19 +40,14 @@ type StateResult struct {
 
 // State runs the scenario against a master it starts.
 func State(ctx context.Context, cc ClusterConfig, cfg StateConfig) (*StateResult, error) {
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 15 * time.Minute
-	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	masters, err := StartMasters(ctx, cc)
-	defer stopAll(masters)
+	cfg.Timeout = cmp.Or(cfg.Timeout, 15*time.Minute)
+	r, err := startRun(ctx, cc, cfg.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	leader := masters[0]
-	clients, stopClients := context.WithCancel(ctx)
-	defer stopClients()
+	defer r.stop()
+	ctx, masters := r.ctx, r.masters
+	leader, clients := masters[0], r.clients
 	if _, _, err := StartAgents(clients, cfg.Agents, addrs(masters), cfg.AgentCPUs, cfg.AgentMem, 0); err != nil {
 		return nil, err
 	}
