@@ -98,7 +98,7 @@ func BenchmarkTaskThroughput(b *testing.B) {
 				}
 				for finished < b.N {
 					c := m.nextCall(wait)
-					if u := c.GetUpdate(); u != nil && isTerminal(u.GetStatus().GetState()) {
+					if u := c.GetUpdate(); u != nil && u.GetStatus().GetState().IsTerminal() {
 						if u.GetStatus().GetState() != mesos.TaskState_TASK_FINISHED {
 							b.Fatalf("task ended %v", u.GetStatus())
 						}

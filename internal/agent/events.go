@@ -184,7 +184,7 @@ func (a *Agent) killTask(kt *protocol.AgentEvent_KillTask) {
 			a.shutdownExecutor(ex, termination{mesos.TaskState_TASK_KILLED,
 				mesos.TaskStatus_REASON_TASK_KILLED_DURING_LAUNCH, "Killed before delivery to the executor"})
 		}
-	case isTerminal(t.state):
+	case t.state.IsTerminal():
 		a.log.Info("kill of a terminal task ignored", "framework_id", fid, "task_id", tid, "state", t.state)
 	case ex.conn != nil:
 		policy := kt.GetKillPolicy()

@@ -423,7 +423,7 @@ func (a *Agent) executorEnded(ex *executor, status containerizer.ExitStatus) {
 		a.agentUpdate(ex, t, cause.state, cause.reason, cause.message)
 	}
 	for _, t := range ex.launched {
-		if !isTerminal(t.state) {
+		if !t.state.IsTerminal() {
 			a.agentUpdate(ex, t, cause.state, cause.reason, cause.message)
 		}
 	}
@@ -542,7 +542,7 @@ func (a *Agent) applyStatus(ex *executor, t *task, status *mesos.TaskStatus) {
 		kept.Data = nil
 	}
 	t.statuses = append(t.statuses, kept)
-	if isTerminal(t.state) && !isTerminal(prev) {
+	if t.state.IsTerminal() && !prev.IsTerminal() {
 		a.counters.countTerminal(t.state)
 	}
 }

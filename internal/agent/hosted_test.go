@@ -71,7 +71,7 @@ func nextStates(t *testing.T, m *fakeMaster, want map[string]mesos.TaskState) ma
 		case !ok || got[id] != nil:
 		case st.GetState() == state:
 			got[id] = st
-		case isTerminal(st.GetState()):
+		case st.GetState().IsTerminal():
 			t.Fatalf("task %s ended %s (%s), want %s", id, st.GetState(), st.GetMessage(), state)
 		}
 	}

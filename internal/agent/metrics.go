@@ -155,7 +155,7 @@ func executorResources(ex *executor) []*mesos.Resource {
 		out = append(out, t.info.GetResources()...)
 	}
 	for _, t := range ex.launched {
-		if !isTerminal(t.state) {
+		if !t.state.IsTerminal() {
 			out = append(out, t.info.GetResources()...)
 		}
 	}

@@ -149,7 +149,7 @@ func (e *executor) dequeue(id string) {
 func (e *executor) liveTasks() int {
 	n := len(e.queued)
 	for _, t := range e.launched {
-		if !isTerminal(t.state) {
+		if !t.state.IsTerminal() {
 			n++
 		}
 	}

@@ -146,7 +146,7 @@ func (a *Agent) bucketTasks(out *agentpb.Response_GetTasks, fw *framework, ex *e
 	}
 	for _, id := range sortedKeys(ex.launched) {
 		t := ex.launched[id]
-		if isTerminal(t.state) {
+		if t.state.IsTerminal() {
 			out.TerminatedTasks = append(out.TerminatedTasks, a.taskView(fw, ex, t))
 		} else {
 			out.LaunchedTasks = append(out.LaunchedTasks, a.taskView(fw, ex, t))

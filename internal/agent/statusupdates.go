@@ -98,7 +98,7 @@ func (m *updateManager) Update(u *protocol.AgentCall_Update, path string, now ti
 	}
 	s.received = append(s.received, uuid)
 	s.pending = append(s.pending, u)
-	if isTerminal(u.GetStatus().GetState()) {
+	if u.GetStatus().GetState().IsTerminal() {
 		s.terminal = true
 	}
 	if len(s.pending) == 1 {
@@ -266,7 +266,7 @@ func replayUpdateRecords(recs []updateRecord) replayedStream {
 		r.received = append(r.received, uuid)
 		r.all = append(r.all, rec.Update)
 		r.pending = append(r.pending, rec.Update)
-		r.terminal = r.terminal || isTerminal(rec.Update.GetStatus().GetState())
+		r.terminal = r.terminal || rec.Update.GetStatus().GetState().IsTerminal()
 	}
 	return r
 }
@@ -405,15 +405,4 @@ func readUpdateCheckpoint(path string) (out []updateRecord, complete int64, err 
 			return out, complete, fmt.Errorf("reading %s: unknown record tag %q", path, rec[0])
 		}
 	}
-}
-
-// isTerminal reports whether a task state is terminal (reference §4).
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }

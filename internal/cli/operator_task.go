@@ -143,7 +143,7 @@ func newTaskKillCommand() *cobra.Command {
 			}
 			id := ref.containerID()
 			switch {
-			case isTerminalState(ref.task.GetState()):
+			case ref.task.GetState().IsTerminal():
 				return fmt.Errorf("task %s already ended: %s", args[0], ref.task.GetState())
 			case ref.agent == "":
 				return fmt.Errorf("task %s: its agent %s is not registered", args[0], ref.task.GetAgentId().GetValue())
@@ -161,16 +161,6 @@ func newTaskKillCommand() *cobra.Command {
 	cmd.Flags().StringVar(&frameworkID, "framework", "", "the task's framework ID, when several frameworks use the task ID")
 	cmd.Flags().IntVar(&signal, "signal", int(syscall.SIGTERM), "signal to send")
 	return cmd
-}
-
-func isTerminalState(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }
 
 // logsFollowInterval is how often `task logs -f` polls for more output.

@@ -92,7 +92,7 @@ func testAgentRestartKeepsTasks(t *testing.T, c *cluster) {
 				continue // no ACK
 			}
 		}
-		if isTerminal(st.GetState()) {
+		if st.GetState().IsTerminal() {
 			t.Fatalf("task %s ended %v: %s", st.GetTaskId().GetValue(), st.GetState(), st.GetMessage())
 		}
 		s.Ack(st)

@@ -101,7 +101,7 @@ func benchShortTasks(b *testing.B, agentFlags []string) {
 			s.Ack(st)
 			if st.GetState() == mesos.TaskState_TASK_FINISHED {
 				finished++
-			} else if isTerminal(st.GetState()) {
+			} else if st.GetState().IsTerminal() {
 				id := st.GetTaskId().GetValue()
 				b.Fatalf("task %s ended %v: %s\nexecutor's stderr:\n%s", id, st.GetState(), st.GetMessage(), executorStderr(agentDir, id))
 			}

@@ -130,7 +130,7 @@ func waitForState(t *testing.T, s *schedtest.Scheduler, taskID string, state mes
 		if st.GetState() == state {
 			return st
 		}
-		if isTerminal(st.GetState()) {
+		if st.GetState().IsTerminal() {
 			t.Fatalf("task %s ended %v (%s) waiting for %v", taskID, st.GetState(), st.GetMessage(), state)
 		}
 	}
@@ -153,20 +153,10 @@ func waitForAll(t *testing.T, s *schedtest.Scheduler, state mesos.TaskState, tas
 		}
 		if st.GetState() == state {
 			delete(pending, id)
-		} else if isTerminal(st.GetState()) {
+		} else if st.GetState().IsTerminal() {
 			t.Fatalf("task %s ended %v (%s) waiting for %v", id, st.GetState(), st.GetMessage(), state)
 		}
 	}
-}
-
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }
 
 // TestReconcile: implicit reconciliation reports every task the master

@@ -89,7 +89,7 @@ func measureLaunches(b *testing.B, c *cluster, container *mesos.ContainerInfo) {
 			if st.GetState() == mesos.TaskState_TASK_RUNNING {
 				lat = append(lat, time.Since(start))
 			}
-			if isTerminal(st.GetState()) {
+			if st.GetState().IsTerminal() {
 				if st.GetState() != mesos.TaskState_TASK_FINISHED {
 					b.Fatalf("task %s ended %s: %s", id, st.GetState(), st.GetMessage())
 				}

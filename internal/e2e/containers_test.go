@@ -257,7 +257,7 @@ func TestLaunchGroupSharesTheContainer(t *testing.T) {
 	for len(final) < 2 {
 		st := s.NextUpdate()
 		s.Ack(st)
-		if isTerminal(st.GetState()) {
+		if st.GetState().IsTerminal() {
 			final[st.GetTaskId().GetValue()] = st
 		}
 	}
@@ -323,7 +323,7 @@ func TestHTTPHealthCheckKillsAFailingTask(t *testing.T) {
 				t.Fatalf("killed after %d unhealthy updates, healthy=%v; want 2 and false", unhealthy, st.Healthy)
 			}
 			return
-		case isTerminal(st.GetState()):
+		case st.GetState().IsTerminal():
 			t.Fatalf("task ended %s (%s)", st.GetState(), st.GetMessage())
 		}
 	}
@@ -386,7 +386,7 @@ func TestFetcherBringsURIsIntoTheSandbox(t *testing.T) {
 	for len(final) < 2 {
 		st := s.NextUpdate()
 		s.Ack(st)
-		if isTerminal(st.GetState()) {
+		if st.GetState().IsTerminal() {
 			final[st.GetTaskId().GetValue()] = st
 		}
 	}

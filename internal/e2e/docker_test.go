@@ -182,7 +182,7 @@ func TestDockerTaskSurvivesAgentRestart(t *testing.T) {
 			}
 			break
 		}
-		if isTerminal(st.GetState()) {
+		if st.GetState().IsTerminal() {
 			t.Fatalf("the DOCKER task ended %v after the agent restart: %s", st.GetState(), st.GetMessage())
 		}
 	}

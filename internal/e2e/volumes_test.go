@@ -94,7 +94,7 @@ func finishKeepingOffers(t *testing.T, s *schedtest.Scheduler, taskID string) []
 		if st.GetState() == mesos.TaskState_TASK_FINISHED {
 			return offers
 		}
-		if isTerminal(st.GetState()) {
+		if st.GetState().IsTerminal() {
 			t.Fatalf("task %s ended %v: %s", taskID, st.GetState(), st.GetMessage())
 		}
 	}

@@ -142,7 +142,7 @@ func acknowledgeUntilRunning(t *testing.T, s *schedtest.Scheduler, ids ...string
 	for len(waiting) > 0 {
 		st := s.NextUpdate()
 		s.Ack(st)
-		if isTerminal(st.GetState()) {
+		if st.GetState().IsTerminal() {
 			t.Fatalf("task %s ended %v: %s", st.GetTaskId().GetValue(), st.GetState(), st.GetMessage())
 		}
 		if st.GetState() == mesos.TaskState_TASK_RUNNING {

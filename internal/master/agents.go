@@ -308,7 +308,7 @@ func (m *Master) reconcileAgentTasks(ag *agent, sub *protocol.AgentCall_Subscrib
 	}
 	for fid, tasks := range ag.tasks {
 		for _, t := range tasks {
-			if reported[fid+"/"+t.id] || isTerminal(t.state) {
+			if reported[fid+"/"+t.id] || t.state.IsTerminal() {
 				continue
 			}
 			// TASK_DROPPED, which frameworks that are not partition-aware
@@ -349,7 +349,7 @@ func (m *Master) adoptTask(ag *agent, rt *mesos.Task, now time.Time) {
 	}
 	t.role = roleOf(res)
 	ag.addTask(t)
-	if !isTerminal(t.state) {
+	if !t.state.IsTerminal() {
 		ag.used = ag.used.Add(res)
 	} else {
 		t.released = true
@@ -473,7 +473,7 @@ func (m *Master) agentUnreachable(ag *agent, now time.Time) {
 	unreachableTime := &mesos.TimeInfo{Nanoseconds: ptr(now.UnixNano())}
 	for _, tasks := range ag.tasks {
 		for _, t := range tasks {
-			if isTerminal(t.state) {
+			if t.state.IsTerminal() {
 				continue
 			}
 			m.transitionTask(t, &mesos.TaskStatus{

@@ -383,7 +383,7 @@ func (m *Master) removeFramework(fw *framework, now time.Time) {
 		}
 	}
 	for _, t := range fw.tasks {
-		if !isTerminal(t.state) {
+		if !t.state.IsTerminal() {
 			m.transitionTask(t, &mesos.TaskStatus{
 				TaskId:  &mesos.TaskID{Value: ptr(t.id)},
 				State:   mesos.TaskState_TASK_KILLED.Enum(),

@@ -78,7 +78,7 @@ func (c *counters) taskAdopted(state mesos.TaskState) {}
 
 // taskTransition counts tasks reaching terminal states.
 func (c *counters) taskTransition(from, to mesos.TaskState) {
-	if !isTerminal(to) || isTerminal(from) {
+	if !to.IsTerminal() || from.IsTerminal() {
 		return
 	}
 	if c.tasksByTerminalState == nil {

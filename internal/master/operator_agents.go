@@ -149,7 +149,7 @@ func (m *Master) continueDraining(ag *agent) {
 	for _, fid := range sortedKeys(ag.tasks) {
 		for _, tid := range sortedKeys(ag.tasks[fid]) {
 			t := ag.tasks[fid][tid]
-			if isTerminal(t.state) || ag.conn == nil {
+			if t.state.IsTerminal() || ag.conn == nil {
 				continue
 			}
 			ag.conn.send(&protocol.AgentEvent{
@@ -273,7 +273,7 @@ func (m *Master) endAgentTasks(ag *agent, message string, state mesos.TaskState,
 	for _, fid := range sortedKeys(ag.tasks) {
 		for _, tid := range sortedKeys(ag.tasks[fid]) {
 			t := ag.tasks[fid][tid]
-			if isTerminal(t.state) {
+			if t.state.IsTerminal() {
 				m.removeTask(t)
 				continue
 			}

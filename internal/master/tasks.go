@@ -54,16 +54,6 @@ type task struct {
 	rendered *renderCache
 }
 
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
-
 // forFramework rewrites partition-aware states to TASK_LOST for frameworks
 // that do not have the PARTITION_AWARE capability.
 func forFramework(fw *framework, status *mesos.TaskStatus) *mesos.TaskStatus {
@@ -110,7 +100,7 @@ func (m *Master) recordStatus(t *task, status *mesos.TaskStatus, latest mesos.Ta
 	} else {
 		t.statuses = append(t.statuses, stored)
 	}
-	releasing := isTerminal(latest) || latest == mesos.TaskState_TASK_UNREACHABLE
+	releasing := latest.IsTerminal() || latest == mesos.TaskState_TASK_UNREACHABLE
 	switch {
 	case releasing && !t.released:
 		m.releaseTaskResources(t)
@@ -131,7 +121,7 @@ func (m *Master) transitionTask(t *task, status *mesos.TaskStatus, now time.Time
 	m.stampStatus(status, t, now)
 	m.recordStatus(t, status, status.GetState())
 	m.sendUpdate(t.frameworkID, status)
-	if isTerminal(t.state) {
+	if t.state.IsTerminal() {
 		m.removeTask(t)
 	}
 }
@@ -237,7 +227,7 @@ func (m *Master) acknowledge(fw *framework, ack *scheduler.Call_Acknowledge) {
 		return
 	}
 	t.statusUpdateUUID = nil
-	if isTerminal(t.statusUpdateState) {
+	if t.statusUpdateState.IsTerminal() {
 		m.removeTask(t)
 	}
 	m.changed()
@@ -259,7 +249,7 @@ func acknowledgeEvent(frameworkID, taskID string, uuid []byte) *protocol.AgentEv
 func (m *Master) kill(fw *framework, k *scheduler.Call_Kill, now time.Time) {
 	m.metrics.killTask()
 	t := fw.tasks[k.GetTaskId().GetValue()]
-	if t == nil || isTerminal(t.state) {
+	if t == nil || t.state.IsTerminal() {
 		m.reconcileExplicit(fw, []*scheduler.Call_Reconcile_Task{{TaskId: k.GetTaskId(), AgentId: k.GetAgentId()}}, now)
 		return
 	}
@@ -289,7 +279,7 @@ func (m *Master) sendPendingKills(ag *agent) {
 		tasks := ag.tasks[fid]
 		for _, tid := range sortedKeys(tasks) {
 			t := tasks[tid]
-			if t.pendingKill != nil && !isTerminal(t.state) {
+			if t.pendingKill != nil && !t.state.IsTerminal() {
 				ag.conn.send(t.pendingKill)
 			}
 			t.pendingKill = nil

@@ -121,7 +121,7 @@ func (a *Agent) subscribeCall() *protocol.AgentCall {
 		info.Id = &mesos.AgentID{Value: proto.String(a.id)}
 		frameworks := map[string]bool{}
 		for id, t := range a.tasks {
-			if isTerminal(t.state) {
+			if t.state.IsTerminal() {
 				continue
 			}
 			frameworks[t.frameworkID] = true
@@ -290,7 +290,7 @@ func (a *Agent) report(ctx context.Context, fid, taskID string, state mesos.Task
 	crand.Read(uuid)
 	a.mu.Lock()
 	t := a.tasks[taskID]
-	if t == nil || isTerminal(t.state) {
+	if t == nil || t.state.IsTerminal() {
 		a.mu.Unlock()
 		return
 	}
@@ -358,7 +358,7 @@ func (a *Agent) acknowledged(ctx context.Context, ack *protocol.AgentEvent_Ackno
 	if len(t.queue) > 0 {
 		next = t.queue[0]
 	}
-	if isTerminal(acked.GetState()) && len(t.queue) == 0 {
+	if acked.GetState().IsTerminal() && len(t.queue) == 0 {
 		delete(a.tasks, taskID)
 	}
 	fid := t.frameworkID
@@ -412,13 +412,3 @@ func (a *Agent) call(ctx context.Context, c *protocol.AgentCall) {
 
 // callErrors counts agent calls that failed (they are re-sent later).
 var callErrors atomic.Int64
-
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}

@@ -170,7 +170,7 @@ func (f *Framework) update(st *mesos.TaskStatus) {
 			f.running.Add(1)
 			f.lastRunning.Store(now.UnixNano())
 		}
-	case isTerminal(st.GetState()):
+	case st.GetState().IsTerminal():
 		f.live--
 		delete(f.accepted, id)
 		if st.GetState() == mesos.TaskState_TASK_FINISHED {

@@ -199,7 +199,7 @@ func (a *simAgent) runTask(rt *protocol.AgentEvent_RunTask) {
 	if d, ok := sleepDuration(info.GetCommand().GetValue()); ok {
 		// The executor's timer: it runs on whether or not the agent does.
 		t.finish = a.s.clock.After(d, func() {
-			if a.tasks[key] == t && !isTerminal(t.state) && !a.shutdown {
+			if a.tasks[key] == t && !t.state.IsTerminal() && !a.shutdown {
 				a.update(t, mesos.TaskState_TASK_FINISHED, mesos.TaskStatus_SOURCE_EXECUTOR, nil, "")
 			}
 		})
@@ -234,7 +234,7 @@ func (a *simAgent) killTask(fid, tid string) {
 		a.update(t, state, mesos.TaskStatus_SOURCE_AGENT, nil, "Attempted to kill an unknown task")
 		return
 	}
-	if isTerminal(t.state) {
+	if t.state.IsTerminal() {
 		return
 	}
 	t.finish.Stop()
@@ -252,7 +252,7 @@ func partitionAware(info *mesos.FrameworkInfo) bool {
 
 func (a *simAgent) killFramework(fid string) {
 	for _, t := range a.sortedTasks() {
-		if t.frameworkID == fid && !isTerminal(t.state) {
+		if t.frameworkID == fid && !t.state.IsTerminal() {
 			t.finish.Stop()
 			reason := mesos.TaskStatus_REASON_FRAMEWORK_REMOVED
 			a.update(t, mesos.TaskState_TASK_KILLED, mesos.TaskStatus_SOURCE_AGENT, &reason, "")
@@ -309,7 +309,7 @@ func (a *simAgent) acknowledge(ack *protocol.AgentEvent_Acknowledge) {
 	t.queue = t.queue[1:]
 	t.retry.Stop()
 	t.backoff = updateRetryMin
-	if isTerminal(head.GetState()) && len(t.queue) == 0 {
+	if head.GetState().IsTerminal() && len(t.queue) == 0 {
 		delete(a.tasks, t.key)
 		return
 	}
@@ -352,7 +352,7 @@ func (a *simAgent) unacknowledged() int {
 // running reports whether the agent runs task tid.
 func (a *simAgent) running(tid string) bool {
 	for _, t := range a.tasks {
-		if t.info.GetTaskId().GetValue() == tid && !t.phantom && !isTerminal(t.state) {
+		if t.info.GetTaskId().GetValue() == tid && !t.phantom && !t.state.IsTerminal() {
 			return true
 		}
 	}

@@ -106,17 +106,6 @@ func heartbeatEvent() *scheduler.Event {
 	return &scheduler.Event{Type: scheduler.Event_HEARTBEAT.Enum()}
 }
 
-// isTerminal is Mesos' terminal task states.
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
-
 // describe summarises a message for the history: its kind and the IDs and
 // states that matter when reading a trace.
 func describe(msg any) string {

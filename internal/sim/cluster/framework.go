@@ -237,7 +237,7 @@ func (f *simFramework) onUpdate(status *mesos.TaskStatus) {
 	f.s.oracle.updateDelivered(f.name, status)
 	if t := f.tasks[status.GetTaskId().GetValue()]; t != nil && !t.ended {
 		t.state = status.GetState()
-		t.ended = isTerminal(t.state)
+		t.ended = t.state.IsTerminal()
 		if id := status.GetAgentId().GetValue(); id != "" {
 			t.agentID = id
 		}

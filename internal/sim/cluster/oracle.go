@@ -91,7 +91,7 @@ func (o *oracle) updateDelivered(framework string, status *mesos.TaskStatus) {
 	case rec.ended && state != rec.endState && !unknownToMaster(status):
 		o.s.violate("tasks", "task %s of %s ended %s, then was reported %s (%s: %s)",
 			id, framework, rec.endState, state, status.GetReason(), status.GetMessage())
-	case !rec.ended && isTerminal(state):
+	case !rec.ended && state.IsTerminal():
 		rec.ended, rec.endState = true, state
 	}
 }

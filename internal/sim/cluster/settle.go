@@ -115,7 +115,7 @@ func (s *Sim) agentTasksUnsettled(view *master.Snapshot, a *simAgent) string {
 	}
 	for _, t := range a.sortedTasks() {
 		id := t.info.GetTaskId().GetValue()
-		if t.phantom || isTerminal(t.state) {
+		if t.phantom || t.state.IsTerminal() {
 			continue
 		}
 		if rec := s.oracle.tasks[id]; rec != nil && rec.ended {
