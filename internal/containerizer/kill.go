@@ -1,11 +1,13 @@
 package containerizer
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 	"unsafe"
@@ -132,4 +134,64 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // means: its leader is alive or an unreaped child.
 func KillSession(ctx context.Context, sid int) error {
 	return killSession(ctx, "/proc", sid)
+}
+
+// KillSandboxProcesses SIGKILLs, round after round until a round finds
+// none (or ctx ends), every live process whose environment has
+// MESOS_DIRECTORY set to one of sandboxes: what executors and their tasks
+// left behind once nothing else can name them (their host died). A
+// process inherits the variable, so descendants are found too.
+func KillSandboxProcesses(ctx context.Context, sandboxes []string) error {
+	marks := make(map[string]bool, len(sandboxes))
+	for _, s := range sandboxes {
+		if s != "" {
+			marks["MESOS_DIRECTORY="+s] = true
+		}
+	}
+	if len(marks) == 0 {
+		return nil
+	}
+	self := os.Getpid()
+	pause := killPauseMin
+	for {
+		found := 0
+		err := forEachPid("/proc", func(pid int) {
+			if pid == self {
+				return
+			}
+			// The handle is taken before the check (a pidfd, where the
+			// kernel has them), so the signal reaches the process checked.
+			proc, err := os.FindProcess(pid)
+			if err != nil {
+				return
+			}
+			if hasEnvEntry(pid, marks) {
+				found++
+				proc.Kill()
+			}
+			proc.Release()
+		})
+		if err != nil || found == 0 {
+			return err
+		}
+		if !sleepCtx(ctx, pause) {
+			return fmt.Errorf("%d processes of dead executors still alive: %w", found, ctx.Err())
+		}
+		pause = min(2*pause, killPauseMax)
+	}
+}
+
+// hasEnvEntry reports whether one of pid's environment entries is in
+// entries. Zombies (an empty environment) have none.
+func hasEnvEntry(pid int, entries map[string]bool) bool {
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		if entries[string(kv)] {
+			return true
+		}
+	}
+	return false
 }

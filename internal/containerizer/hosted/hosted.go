@@ -7,7 +7,8 @@
 // watch stream open to it, which tells it as each container ends. An
 // agent that restarts finds the host by its socket and adopts the
 // containers it holds. When the host dies, every hosted container ends
-// ("the executor host exited") and the next launch starts a new host.
+// ("the executor host exited"), what their tasks left is killed, and the
+// next launch starts a new host.
 package hosted
 
 import (
@@ -89,8 +90,9 @@ type hostedContainer struct {
 	status containerizer.ExitStatus
 	// launching: the host may not know it yet (the launch is under way).
 	launching bool
-	// sessions are its tasks' sessions, killed should the host die.
-	sessions map[int]bool
+	// sandbox is its MESOS_DIRECTORY, which its tasks inherit: what they
+	// left is found by it should the host die.
+	sandbox string
 }
 
 // New returns the containerizer; it starts no host before the first
@@ -122,7 +124,7 @@ func (h *Containerizer) Launch(ctx context.Context, spec containerizer.LaunchSpe
 	if err := h.ensureHost(ctx); err != nil {
 		return 0, err
 	}
-	c := &hostedContainer{done: make(chan struct{}), launching: true}
+	c := &hostedContainer{done: make(chan struct{}), launching: true, sandbox: spec.Sandbox}
 	h.mu.Lock()
 	if _, dup := h.containers[spec.ContainerID]; dup {
 		h.mu.Unlock()

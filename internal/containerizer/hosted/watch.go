@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -62,16 +61,8 @@ func (h *Containerizer) reconcile(states []host.WatchLine, adopt func(id string)
 	held := make(map[string]*host.Status, len(states))
 	for _, s := range states {
 		held[s.ContainerID] = s.Ended
-		c, known := h.containers[s.ContainerID]
-		if !known && adopt != nil && adopt(s.ContainerID) {
-			c, known = &hostedContainer{done: make(chan struct{})}, true
-			h.containers[s.ContainerID] = c
-		}
-		if known {
-			c.sessions = make(map[int]bool, len(s.Sessions))
-			for _, sid := range s.Sessions {
-				c.sessions[sid] = true
-			}
+		if _, known := h.containers[s.ContainerID]; !known && adopt != nil && adopt(s.ContainerID) {
+			h.containers[s.ContainerID] = &hostedContainer{done: make(chan struct{}), sandbox: s.Sandbox}
 		}
 	}
 	for id, c := range h.containers {
@@ -100,11 +91,8 @@ func (h *Containerizer) follow(body io.ReadCloser, lines *bufio.Scanner) {
 		if err != nil {
 			break
 		}
-		switch {
-		case line.Ended != nil:
+		if line.Ended != nil {
 			h.finish(line.ContainerID, line.Ended.ExitStatus())
-		case line.Session != 0:
-			h.trackSession(line.ContainerID, line.Session, !line.SessionEnded)
 		}
 	}
 	body.Close()
@@ -120,51 +108,26 @@ func (h *Containerizer) follow(body io.ReadCloser, lines *bufio.Scanner) {
 		return
 	}
 	h.log.Warn("the executor host exited: its executors ended")
-	var orphaned []int
+	var sandboxes []string
 	h.mu.Lock()
 	for _, c := range h.containers {
 		if !containerizer.Ended(c.done) {
 			c.status = hostExited
 			close(c.done)
-			for sid := range c.sessions {
-				orphaned = append(orphaned, sid)
-			}
+			sandboxes = append(sandboxes, c.sandbox)
 		}
 	}
 	h.mu.Unlock()
-	killOrphanedSessions(h.log, orphaned)
-}
-
-// trackSession records a task session of a container as started or ended.
-func (h *Containerizer) trackSession(containerID string, sid int, live bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	c, ok := h.containers[containerID]
-	if !ok {
-		return
-	}
-	if c.sessions == nil {
-		c.sessions = make(map[int]bool)
-	}
-	if live {
-		c.sessions[sid] = true
-	} else {
-		delete(c.sessions, sid)
+	// The tasks' leaders died with the host; what they started lives on.
+	ctx, cancel := context.WithTimeout(context.Background(), orphanKillTimeout)
+	defer cancel()
+	if err := containerizer.KillSandboxProcesses(ctx, sandboxes); err != nil {
+		h.log.Error("killing what the dead executor host's tasks left", "err", err)
 	}
 }
 
-// killOrphanedSessions kills what is left of the sessions of a dead
-// host's tasks. Their leaders died with the host; a session ID stays
-// reserved while any member lives, so it still names what they started.
-func killOrphanedSessions(log *slog.Logger, sids []int) {
-	for _, sid := range sids {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := containerizer.KillSession(ctx, sid); err != nil {
-			log.Error("killing the session of a task of the dead executor host", "sid", sid, "err", err)
-		}
-		cancel()
-	}
-}
+// orphanKillTimeout bounds killing what a dead host's tasks left.
+const orphanKillTimeout = 30 * time.Second
 
 func nextLine(lines *bufio.Scanner) (host.WatchLine, error) {
 	if !lines.Scan() {

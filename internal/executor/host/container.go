@@ -19,10 +19,10 @@ const sessionKillTimeout = 30 * time.Second
 
 // container is one hosted executor and its tasks' sessions.
 type container struct {
-	id     string
-	notify func(WatchLine) // tells the watchers
-	abort  chan struct{}   // closed by destroy: Run returns at once
-	done   chan struct{}   // closed when Run has returned; status is set
+	id      string
+	sandbox string
+	abort   chan struct{} // closed by destroy: Run returns at once
+	done    chan struct{} // closed when Run has returned; status is set
 
 	mu        sync.Mutex   // serializes session kills with the tasks' starts and reaps
 	sessions  map[int]bool // the live task sessions (their leaders are unreaped)
@@ -30,8 +30,8 @@ type container struct {
 	status    Status // set before done is closed
 }
 
-func newContainer(id string, notify func(WatchLine)) *container {
-	return &container{id: id, notify: notify, abort: make(chan struct{}), done: make(chan struct{}), sessions: make(map[int]bool)}
+func newContainer(id, sandbox string) *container {
+	return &container{id: id, sandbox: sandbox, abort: make(chan struct{}), done: make(chan struct{}), sessions: make(map[int]bool)}
 }
 
 // hosting is the executor's view of c: what the host shares, and c's hooks.
@@ -54,23 +54,18 @@ func (c *container) started(pid int) {
 	}
 	c.sessions[pid] = true
 	c.mu.Unlock()
-	c.notify(WatchLine{ContainerID: c.id, Session: pid})
 }
 
 // exited kills what the task left in its session: its leader is not
 // reaped yet, so the session's ID still names it.
 func (c *container) exited(pid int) {
 	c.mu.Lock()
-	known := c.sessions[pid]
-	if known {
+	defer c.mu.Unlock()
+	if c.sessions[pid] {
 		delete(c.sessions, pid)
 		ctx, cancel := context.WithTimeout(context.Background(), sessionKillTimeout)
+		defer cancel()
 		containerizer.KillSession(ctx, pid)
-		cancel()
-	}
-	c.mu.Unlock()
-	if known {
-		c.notify(WatchLine{ContainerID: c.id, Session: pid, SessionEnded: true})
 	}
 }
 

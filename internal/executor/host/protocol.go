@@ -22,13 +22,13 @@
 //	GET  /usage?container_id=ID → mesos.ResourceStatistics (protobuf)
 //	GET  /watch     a stream of JSON lines: the state of every container
 //	                the host holds, then {"synced":true}, then one line
-//	                per task session that starts or ends and per
-//	                container that ends
+//	                per container as it ends
 //
 // The host exits once it has had no live container and no watching agent
 // for its idle timeout. Should it die, its tasks' leaders die with it (the
-// parent-death signal); the agent sees the watch stream end and ends
-// every hosted container.
+// parent-death signal); the agent sees the watch stream end, ends every
+// hosted container and kills what their tasks left, found by the
+// MESOS_DIRECTORY (the sandbox) they inherited.
 package host
 
 import (
@@ -95,16 +95,10 @@ func (s Status) ExitStatus() containerizer.ExitStatus {
 }
 
 // WatchLine is one line of GET /watch: a container's state (in the first
-// listing, with its task sessions), a task session that started or
-// ended, or the end of the first listing. Should the host die, the
-// agent kills the sessions it was told of: their leaders die with the
-// host, but what they started would live on.
+// listing, with its sandbox), or the end of the first listing.
 type WatchLine struct {
 	ContainerID string  `json:"container_id,omitempty"`
 	Ended       *Status `json:"ended,omitempty"` // nil while it runs
-	Sessions    []int   `json:"sessions,omitempty"`
-	// Session started, or ended when SessionEnded.
-	Session      int  `json:"session,omitempty"`
-	SessionEnded bool `json:"session_ended,omitempty"`
-	Synced       bool `json:"synced,omitempty"`
+	Sandbox     string  `json:"sandbox,omitempty"`
+	Synced      bool    `json:"synced,omitempty"`
 }

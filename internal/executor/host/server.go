@@ -143,7 +143,7 @@ func (s *Server) serveLaunch(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	c := newContainer(req.ContainerID, s.notify)
+	c := newContainer(req.ContainerID, req.Sandbox)
 	if !s.add(c) {
 		out.Close()
 		http.Error(w, "container "+req.ContainerID+" already exists", http.StatusConflict)
@@ -212,14 +212,10 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	lines := make([]WatchLine, 0, len(s.containers)+1)
 	for id, c := range s.containers {
-		line := WatchLine{ContainerID: id}
+		line := WatchLine{ContainerID: id, Sandbox: c.sandbox}
 		if containerizer.Ended(c.done) {
 			st := c.status
 			line.Ended = &st
-		} else {
-			sids, release := c.sessionList()
-			release()
-			line.Sessions = sids
 		}
 		lines = append(lines, line)
 	}
@@ -295,27 +291,15 @@ func (s *Server) finish(c *container, status Status) {
 	c.status = status
 	close(c.done)
 	s.live--
-	s.notifyLocked(WatchLine{ContainerID: c.id, Ended: &status})
-	s.checkIdle()
-}
-
-// notify tells the watchers; one too far behind is dropped (and
-// resynchronizes).
-func (s *Server) notify(line WatchLine) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.notifyLocked(line)
-}
-
-func (s *Server) notifyLocked(line WatchLine) {
 	for ch := range s.watchers {
 		select {
-		case ch <- line:
-		default:
+		case ch <- WatchLine{ContainerID: c.id, Ended: &status}:
+		default: // too far behind: dropped, it resynchronizes
 			close(ch)
 			delete(s.watchers, ch)
 		}
 	}
+	s.checkIdle()
 }
 
 // checkIdle arms the idle timer when there is nothing to do and disarms
