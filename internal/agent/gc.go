@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"io/fs"
@@ -27,6 +28,11 @@ import (
 // a path that is being removed waits for the removal to finish, so a new
 // run never sees half a directory.
 //
+// The age limit is the same for every path, so paths come due in the order
+// of their start: a min-heap on it gives the next due path without a scan
+// (an agent schedules two paths per finished executor; scanning them all
+// at every retirement made the collector quadratic in the tasks run).
+//
 // Time is read through the time package only (time.Now, timers), so tests
 // run the collector under testing/synctest with a fake clock.
 type sandboxGC struct {
@@ -40,8 +46,12 @@ type sandboxGC struct {
 	removed func(path string)
 	log     *slog.Logger
 
-	mu        sync.Mutex
-	paths     map[string]time.Time     // scheduled path → since
+	mu    sync.Mutex
+	paths map[string]time.Time // scheduled path → since
+	// queue orders the scheduled paths by since. An entry whose since no
+	// longer matches paths (unscheduled, or scheduled again) is stale and
+	// dropped when it reaches the top.
+	queue     gcQueue
 	removing  map[string]chan struct{} // closed when its removal ends
 	wake      chan struct{}
 	succeeded uint64
@@ -64,14 +74,45 @@ func newSandboxGC(cfg Config, usage func() (float64, error), removed func(string
 
 // schedule makes path due for removal once it is older than the age
 // limit, counting from since. Scheduling a scheduled path moves its start.
+// The collector is woken only when path comes due before every other.
 func (g *sandboxGC) schedule(path string, since time.Time) {
 	g.mu.Lock()
 	g.paths[path] = since
-	g.mu.Unlock()
-	select {
-	case g.wake <- struct{}{}:
-	default:
+	first := len(g.queue) == 0 || since.Before(g.queue[0].since)
+	heap.Push(&g.queue, gcEntry{path, since})
+	if len(g.queue) > 2*len(g.paths)+64 {
+		g.compact()
 	}
+	g.mu.Unlock()
+	if first {
+		select {
+		case g.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// compact rebuilds the queue from paths, without its stale entries.
+// Callers hold g.mu.
+func (g *sandboxGC) compact() {
+	g.queue = g.queue[:0]
+	for path, since := range g.paths {
+		g.queue = append(g.queue, gcEntry{path, since})
+	}
+	heap.Init(&g.queue)
+}
+
+// peek is the earliest scheduled path, dropping stale entries on the way.
+// Callers hold g.mu.
+func (g *sandboxGC) peek() (gcEntry, bool) {
+	for len(g.queue) > 0 {
+		top := g.queue[0]
+		if since, ok := g.paths[top.path]; ok && since.Equal(top.since) {
+			return top, true
+		}
+		heap.Pop(&g.queue)
+	}
+	return gcEntry{}, false
 }
 
 // unschedule cancels path's removal; if it is being removed right now, it
@@ -112,14 +153,16 @@ func (g *sandboxGC) takeDue(now time.Time, maxAge time.Duration) []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var due []string
-	for path, since := range g.paths {
-		if now.Sub(since) >= maxAge {
-			due = append(due, path)
-			delete(g.paths, path)
-			g.removing[path] = make(chan struct{})
+	for {
+		top, ok := g.peek()
+		if !ok || now.Sub(top.since) < maxAge {
+			return due
 		}
+		heap.Pop(&g.queue)
+		due = append(due, top.path)
+		delete(g.paths, top.path)
+		g.removing[top.path] = make(chan struct{})
 	}
-	return due
 }
 
 func (g *sandboxGC) finish(path string, err error) {
@@ -138,13 +181,31 @@ func (g *sandboxGC) finish(path string, err error) {
 func (g *sandboxGC) nextDue(maxAge time.Duration) (time.Time, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var next time.Time
-	for _, since := range g.paths {
-		if due := since.Add(maxAge); next.IsZero() || due.Before(next) {
-			next = due
-		}
+	top, ok := g.peek()
+	if !ok {
+		return time.Time{}, false
 	}
-	return next, !next.IsZero()
+	return top.since.Add(maxAge), true
+}
+
+// gcEntry is a scheduled path and the start of its age.
+type gcEntry struct {
+	path  string
+	since time.Time
+}
+
+// gcQueue is a min-heap of entries by since (container/heap).
+type gcQueue []gcEntry
+
+func (q gcQueue) Len() int           { return len(q) }
+func (q gcQueue) Less(i, j int) bool { return q[i].since.Before(q[j].since) }
+func (q gcQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *gcQueue) Push(x any)        { *q = append(*q, x.(gcEntry)) }
+func (q *gcQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
 }
 
 // stats are the gc/path_removals_* metrics.

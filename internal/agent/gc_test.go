@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -103,6 +104,62 @@ func TestGCRemovesAtTheAgeLimitAndSoonerUnderDiskPressure(t *testing.T) {
 		if _, err := os.Stat(paths[i]); (err == nil) != want {
 			t.Errorf("%s exists = %v, want %v", paths[i], err == nil, want)
 		}
+	}
+}
+
+// TestGCRemovesInOrderOfAgeWhateverTheScheduling: paths scheduled out of
+// order (recovery schedules by mtime), scheduled again (the later start
+// counts) or unscheduled and scheduled again go each at its own limit.
+func TestGCRemovesInOrderOfAgeWhateverTheScheduling(t *testing.T) {
+	root := t.TempDir()
+	paths := mkdirs(t, root, "a", "b", "c", "d")
+	synctest.Test(t, func(t *testing.T) {
+		h := newGCHarness(t, time.Hour) // limit: 54 min
+		start := time.Now()
+		h.gc.schedule(paths[0], start)                      // due at 54
+		h.gc.schedule(paths[1], start.Add(-40*time.Minute)) // due at 14
+		h.gc.schedule(paths[2], start)
+		h.gc.schedule(paths[2], start.Add(10*time.Minute)) // moved: due at 64
+		h.gc.schedule(paths[3], start)
+		h.gc.unschedule(paths[3])
+		h.gc.schedule(paths[3], start.Add(5*time.Minute)) // due at 59
+		for _, step := range []struct {
+			at   time.Duration
+			want []string
+		}{
+			{13 * time.Minute, nil},
+			{15 * time.Minute, []string{"b"}},
+			{53 * time.Minute, []string{"b"}},
+			{55 * time.Minute, []string{"b", "a"}},
+			{60 * time.Minute, []string{"b", "a", "d"}},
+			{63 * time.Minute, []string{"b", "a", "d"}},
+			{65 * time.Minute, []string{"b", "a", "d", "c"}},
+		} {
+			time.Sleep(time.Until(start.Add(step.at)))
+			synctest.Wait()
+			if got := h.removedNames(); !slices.Equal(got, step.want) {
+				t.Fatalf("at %v removed %v, want %v", step.at, got, step.want)
+			}
+		}
+		if _, _, pending := h.gc.stats(); pending != 0 {
+			t.Errorf("%d paths still pending", pending)
+		}
+	})
+}
+
+// TestGCQueueStaysBounded: a path scheduled and unscheduled over and over
+// (an executor ID re-used) does not grow the collector's queue.
+func TestGCQueueStaysBounded(t *testing.T) {
+	h := newGCHarness(t, time.Hour)
+	path := filepath.Join(t.TempDir(), "reused")
+	for range 10_000 {
+		h.gc.schedule(path, time.Now())
+		h.gc.unschedule(path)
+	}
+	h.gc.mu.Lock()
+	defer h.gc.mu.Unlock()
+	if n := len(h.gc.queue); n > 200 {
+		t.Errorf("queue holds %d entries for no scheduled path", n)
 	}
 }
 
