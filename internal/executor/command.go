@@ -55,10 +55,19 @@ func (p taskPlace) close() {
 }
 
 // commandPlace is where a command task runs: the executor's sandbox and
-// output, in the image the agent's containerizer prepared, if any.
-func (e *executor) commandPlace() taskPlace {
-	return taskPlace{sandbox: e.cfg.Sandbox, stdout: e.cfg.Stdout, stderr: e.cfg.Stderr,
+// output, in the image the agent's containerizer prepared, if any. In a
+// host the output files are opened for the task.
+func (e *executor) commandPlace() (taskPlace, error) {
+	place := taskPlace{sandbox: e.cfg.Sandbox, stdout: e.cfg.Stdout, stderr: e.cfg.Stderr,
 		rootfs: e.cfg.Rootfs, image: e.cfg.Image}
+	if open := e.cfg.Hosting.output(); open != nil {
+		stdout, stderr, err := open()
+		if err != nil {
+			return place, err
+		}
+		place.stdout, place.stderr, place.owned = stdout, stderr, true
+	}
+	return place, nil
 }
 
 // buildProcessSpec turns a task's CommandInfo into what to exec: the argv,

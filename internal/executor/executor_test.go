@@ -88,6 +88,48 @@ func checkCommonFields(t *testing.T, s *mesos.TaskStatus, taskID string) {
 	}
 }
 
+// TestHostedOutputIsOpenedForTheTask: in a host the task's output files
+// are opened for it (and not held by the executor); when they cannot be,
+// the task fails with the reason.
+func TestHostedOutputIsOpenedForTheTask(t *testing.T) {
+	dir := t.TempDir()
+	a := newFakeAgent(t)
+	e := startExecutor(t, a, func(c *Config) {
+		c.Hosting = &Hosting{Output: func() (*os.File, *os.File, error) {
+			stdout, err := os.OpenFile(filepath.Join(dir, "stdout"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+			if err != nil {
+				return nil, nil, err
+			}
+			return stdout, stdout, nil
+		}}
+	})
+	a.nextSubscribe()
+	a.launch(shellTask("task-1", "echo hosted"))
+	a.expectUpdate(mesos.TaskState_TASK_STARTING)
+	a.expectUpdate(mesos.TaskState_TASK_RUNNING)
+	a.expectUpdate(mesos.TaskState_TASK_FINISHED)
+	if err := e.result(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if out, _ := os.ReadFile(filepath.Join(dir, "stdout")); string(out) != "hosted\n" {
+		t.Errorf("the task's output: %q", out)
+	}
+
+	a = newFakeAgent(t)
+	e = startExecutor(t, a, func(c *Config) {
+		c.Hosting = &Hosting{Output: func() (*os.File, *os.File, error) { return nil, nil, errors.New("disk gone") }}
+	})
+	a.nextSubscribe()
+	a.launch(shellTask("task-2", "echo never"))
+	failed := a.expectUpdate(mesos.TaskState_TASK_FAILED)
+	if failed.GetReason() != mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED || !strings.Contains(failed.GetMessage(), "disk gone") {
+		t.Errorf("TASK_FAILED %s: %q", failed.GetReason(), failed.GetMessage())
+	}
+	if err := e.result(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 func TestNonZeroExitFails(t *testing.T) {
 	a := newFakeAgent(t)
 	e := startExecutor(t, a, useJSON)

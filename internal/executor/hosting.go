@@ -1,6 +1,9 @@
 package executor
 
-import "net/http"
+import (
+	"net/http"
+	"os"
+)
 
 // Hosting is how an executor runs as a goroutine of an executor host (see
 // package executor/host) instead of as a process of its own. There the
@@ -18,6 +21,12 @@ type Hosting struct {
 	// reaped: its pid, the session's ID, cannot be reused until Exited
 	// returns, so the host may still kill what is left of the session.
 	Exited func(pid int)
+	// Output, when set, opens the executor's stdout and stderr for one
+	// command task, which owns them (they are closed once it started);
+	// Config.Stdout and Stderr are then not used. A host with hundreds of
+	// executors waiting for acknowledgements keeps no output files open
+	// for them, and every fork of a task closes that many fewer.
+	Output func() (stdout, stderr *os.File, err error)
 	// Calls, when set, carries the calls to the agent, and Streams the
 	// event streams; the host's executors share them. Streams should keep
 	// no idle connections: a stream's connection is never reused, and a
@@ -42,4 +51,11 @@ func (h *Hosting) abort() <-chan struct{} {
 		return nil
 	}
 	return h.Abort
+}
+
+func (h *Hosting) output() func() (stdout, stderr *os.File, err error) {
+	if h == nil {
+		return nil
+	}
+	return h.Output
 }

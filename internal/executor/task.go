@@ -140,8 +140,15 @@ func (e *executor) onLaunch(info *mesos.TaskInfo) {
 		return
 	}
 	e.mode = modeCommand
-	t := &task{info: info, place: e.commandPlace()}
+	t := &task{info: info}
 	e.tasks = append(e.tasks, t)
+	place, err := e.commandPlace()
+	if err != nil {
+		e.finishTask(t, mesos.TaskState_TASK_FAILED, mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED.Enum(),
+			fmt.Sprintf("Failed to open the task's output: %v", err))
+		return
+	}
+	t.place = place
 	e.startTask(t)
 }
 

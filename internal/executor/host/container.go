@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -133,7 +134,29 @@ func executorConfig(req LaunchRequest) (executor.Config, error) {
 }
 
 // logTo is a hosted executor's logger: text lines appended to its
-// sandbox's stderr, as an executor process's own stderr would be.
-func logTo(f *os.File, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: level}))
+// sandbox's stderr (path; nowhere when ""), as an executor process's own
+// stderr would be.
+func logTo(path string, level slog.Level) *slog.Logger {
+	var w io.Writer = io.Discard
+	if path != "" {
+		w = appendingFile(path)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// appendingFile appends each Write to the file at its path, opened for
+// that write only: an executor logs a few lines in its life, and holds no
+// file open in between. slog writes a record in one Write.
+type appendingFile string
+
+func (p appendingFile) Write(b []byte) (int, error) {
+	f, err := os.OpenFile(string(p), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	n, err := f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }

@@ -137,24 +137,28 @@ func (s *Server) serveLaunch(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	out, err := containerizer.OpenOutput(containerizer.LaunchSpec{Sandbox: req.Sandbox, User: req.User,
-		Stdout: req.Stdout, Stderr: req.Stderr})
+	// The output files are made (and given to the user) now, then opened
+	// again for each task start and log line: see Hosting.Output.
+	spec := containerizer.LaunchSpec{Sandbox: req.Sandbox, User: req.User, Stdout: req.Stdout, Stderr: req.Stderr}
+	out, err := containerizer.OpenOutput(spec)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	out.Close()
 	c := newContainer(req.ContainerID, req.Sandbox)
 	if !s.add(c) {
-		out.Close()
 		http.Error(w, "container "+req.ContainerID+" already exists", http.StatusConflict)
 		return
 	}
-	cfg.Stdout, cfg.Stderr = out.Stdout, out.Stderr
-	cfg.Logger = logTo(out.Stderr, s.cfg.LogLevel)
+	cfg.Logger = logTo(req.Stderr, s.cfg.LogLevel)
 	cfg.Hosting = c.hosting(&s.hosting)
+	cfg.Hosting.Output = func() (stdout, stderr *os.File, err error) {
+		out, err := containerizer.OpenOutput(spec)
+		return out.Stdout, out.Stderr, err
+	}
 	go func() {
 		err := executor.Run(s.ctx, cfg)
-		out.Close()
 		c.mu.Lock()
 		destroyed := c.destroyed
 		c.mu.Unlock()
