@@ -186,6 +186,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.setAddress(ln.Addr().(*net.TCPAddr))
 	close(a.ready)
+	execLn := a.listenForHostedExecutors()
+	closeListeners := func() {
+		ln.Close()
+		if execLn != nil {
+			execLn.Close()
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.lifetime = ctx
@@ -193,16 +200,20 @@ func (a *Agent) Run(ctx context.Context) error {
 	// port listens; their connections wait in the backlog while the
 	// checkpoint is read.
 	if err := a.recover(ctx); err != nil {
-		ln.Close()
+		closeListeners()
 		a.workers.Wait()
 		return err
 	}
 	if err := a.checkpointBootID(); err != nil {
-		ln.Close()
+		closeListeners()
 		return err
 	}
 	srv := &http.Server{Handler: apihttp.Recover(a.log, a.routes()), ReadHeaderTimeout: 30 * time.Second}
 	go srv.Serve(ln)
+	execSrv := &http.Server{Handler: apihttp.Recover(a.log, a.executorRoutes()), ReadHeaderTimeout: 30 * time.Second}
+	if execLn != nil {
+		go execSrv.Serve(execLn)
+	}
 	a.log.Info("agent listening", "addr", a.addr, "work_dir", a.cfg.WorkDir)
 
 	var wg sync.WaitGroup
@@ -214,6 +225,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	cancel()
 	a.closeExecutorStreams()
 	srv.Close()
+	execSrv.Close()
 	wg.Wait()
 	a.workers.Wait()
 	a.updates.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/agoraproject/agora/internal/containerizer/hosted"
 	"github.com/agoraproject/agora/internal/containerizer/image"
 	"github.com/agoraproject/agora/internal/containerizer/linux"
+	"github.com/agoraproject/agora/internal/executor/host"
 	"github.com/agoraproject/agora/internal/fetcher"
 )
 
@@ -160,7 +162,8 @@ func newContainerizer(cfg Config, executorCmd, environ []string) (containerizer.
 			return nil, err
 		}
 		if _, posix := mesosC.(*containerizer.Posix); posix && cc.ExecutorHost {
-			hostedC = hosted.New(hosted.Config{WorkDir: cfg.WorkDir, Command: executorCmd, Env: environ, Logger: cfg.Logger})
+			hostedC = hosted.New(hosted.Config{WorkDir: cfg.WorkDir, Command: executorCmd, Env: environ,
+				AgentSocket: host.AgentSocketName(cfg.WorkDir), Logger: cfg.Logger})
 		}
 	}
 	if slices.Contains(cc.Containerizers, "docker") {
@@ -285,3 +288,18 @@ func (refuseMesos) Usage(id string) (*mesos.ResourceStatistics, error) {
 
 func (refuseMesos) Recover(context.Context, []containerizer.RecoverSpec) error { return nil }
 func (refuseMesos) Forget(string)                                              {}
+
+// listenForHostedExecutors listens on the Unix socket the executor host's
+// executors reach the agent by (host.AgentSocketName); nil without a host,
+// or when the socket cannot be had (the executors then use TCP).
+func (a *Agent) listenForHostedExecutors() net.Listener {
+	if c, ok := a.cont.(*containerizer.Composite); !ok || c.Hosted == nil {
+		return nil
+	}
+	ln, err := host.ListenOwnUser(host.AgentSocketName(a.cfg.WorkDir))
+	if err != nil {
+		a.log.Warn("hosted executors will reach the agent over TCP", "err", err)
+		return nil
+	}
+	return ln
+}

@@ -13,6 +13,14 @@ import (
 
 // routes is the agent's HTTP surface. Legacy endpoints answer both with and
 // without the libprocess prefix /slave(1).
+// executorRoutes serve the executor API alone: what the agent serves its
+// executor host's executors on the Unix socket.
+func (a *Agent) executorRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/executor", a.serveExecutorAPI)
+	return mux
+}
+
 func (a *Agent) routes() http.Handler {
 	mux := http.NewServeMux()
 	both := func(path string, h http.HandlerFunc) {

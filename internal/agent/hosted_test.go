@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"context"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +16,7 @@ import (
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/internal/containerizer/hosted"
+	"github.com/agoraproject/agora/internal/executor/host"
 )
 
 // hostedConfig is an agent whose command executors run in an executor
@@ -108,6 +112,17 @@ func TestHostedExecutorsShareOneHost(t *testing.T) {
 		out, _ := os.ReadFile(filepath.Join(ex.directory, "stdout"))
 		return strings.Contains(string(out), "hello from the host\n")
 	})
+	if log, _ := os.ReadFile(filepath.Join(ex.directory, "stderr")); !strings.Contains(string(log), `msg="launching task"`) {
+		t.Errorf("the executor's log in its sandbox's stderr: %q", log)
+	}
+	// The host keeps no file of a sandbox open (its forks would close
+	// them all), and its executors reach the agent over the Unix socket.
+	if open := filesUnder(hosts[0], filepath.Join(a.cfg.WorkDir, "slaves")); len(open) > 0 {
+		t.Errorf("the host holds files of the work directory open: %v", open)
+	}
+	if n := unixConnectionsTo(t, host.AgentSocketName(a.cfg.WorkDir)); n < 2 {
+		t.Errorf("%d connections on the agent's executor socket, want the two executors' event streams", n)
+	}
 	if stats, err := a.cont.Usage(ex.containerID); err != nil || stats.GetProcesses() < 2 {
 		t.Errorf("usage of t1 (a shell and sleep): %v, %v", stats, err)
 	}
@@ -217,4 +232,67 @@ func sessionMembers(sid int) []int {
 		i := strings.LastIndexByte(string(stat), ')')
 		return i > 0 && len(stat) > i+2 && stat[i+2] != 'Z'
 	})
+}
+
+// filesUnder lists the files under dir that process pid holds open.
+func filesUnder(pid int, dir string) []string {
+	fds, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	var open []string
+	for _, fd := range fds {
+		target, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + fd.Name())
+		if err == nil && strings.HasPrefix(target, dir+"/") {
+			open = append(open, target)
+		}
+	}
+	return open
+}
+
+// unixConnectionsTo counts the connected sockets accepted on the abstract
+// Unix socket name, from /proc/net/unix (an accepted socket shows its
+// listener's name; St 03 is connected).
+func unixConnectionsTo(t *testing.T, name string) int {
+	data, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 8 && f[5] == "03" && f[7] == name {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAgentServesOnlyTheExecutorAPIOnItsSocket: the Unix socket for the
+// host's executors answers the executor API (here: a call without a
+// type) and nothing else.
+func TestAgentServesOnlyTheExecutorAPIOnItsSocket(t *testing.T) {
+	m := newFakeMaster(t)
+	a := startAgent(t, hostedConfig(t, m))
+	m.nextSubscribe(wait)
+	socket := host.AgentSocketName(a.cfg.WorkDir)
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}}}
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodPost, "/api/v1/executor", http.StatusBadRequest},
+		{http.MethodGet, "/state", http.StatusNotFound},
+		{http.MethodPost, "/api/v1", http.StatusNotFound},
+	} {
+		req, _ := http.NewRequest(c.method, "http://agent"+c.path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s on %s: %v", c.method, c.path, socket, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s on the executor socket: %d, want %d", c.method, c.path, resp.StatusCode, c.want)
+		}
+	}
 }

@@ -63,6 +63,9 @@ type Config struct {
 	Command []string
 	// Env is the host's environment.
 	Env []string
+	// AgentSocket, when set, is the Unix socket on which the agent serves
+	// the executor API to the host's executors (host.AgentSocketName).
+	AgentSocket string
 	// Logger receives the containerizer's logs.
 	Logger *slog.Logger
 }
@@ -133,7 +136,7 @@ func (h *Containerizer) Launch(ctx context.Context, spec containerizer.LaunchSpe
 	h.containers[spec.ContainerID] = c // before the host knows it: its end may come first
 	h.mu.Unlock()
 	req := host.LaunchRequest{ContainerID: spec.ContainerID, Sandbox: spec.Sandbox, Env: spec.Env,
-		User: spec.User, Stdout: spec.Stdout, Stderr: spec.Stderr}
+		User: spec.User, Stdout: spec.Stdout, Stderr: spec.Stderr, AgentSocket: h.cfg.AgentSocket}
 	var resp host.LaunchResponse
 	if err := h.call(ctx, "/launch", req, &resp); err != nil {
 		h.finish(spec.ContainerID, containerizer.ExitStatus{Message: "launch failed: " + err.Error()})

@@ -45,11 +45,24 @@ import (
 // namespace). Abstract names have no length limit to speak of and vanish
 // with the process; SO_PEERCRED keeps other users out.
 func SocketName(workDir string) string {
+	return "@agora-executor-host-" + workDirHash(workDir)
+}
+
+// workDirHash names an agent's sockets after its absolute work directory.
+func workDirHash(workDir string) string {
 	if abs, err := filepath.Abs(workDir); err == nil {
 		workDir = abs
 	}
 	sum := sha256.Sum256([]byte(workDir))
-	return "@agora-executor-host-" + hex.EncodeToString(sum[:12])
+	return hex.EncodeToString(sum[:12])
+}
+
+// AgentSocketName is the abstract Unix socket on which the agent whose work
+// directory is workDir serves the executor API to its host's executors:
+// cheaper than loopback TCP for the handful of requests and the event
+// stream every short task costs.
+func AgentSocketName(workDir string) string {
+	return "@agora-executor-api-" + workDirHash(workDir)
 }
 
 // LaunchRequest starts a hosted executor.
@@ -67,6 +80,10 @@ type LaunchRequest struct {
 	// (appended to); the executor logs to Stderr.
 	Stdout string `json:"stdout"`
 	Stderr string `json:"stderr"`
+	// AgentSocket, when set, is a Unix socket (AgentSocketName) serving
+	// the executor API of the agent at MESOS_AGENT_ENDPOINT: the executor
+	// reaches the agent through it, and over TCP when it cannot connect.
+	AgentSocket string `json:"agent_socket,omitempty"`
 }
 
 // LaunchResponse answers a launch.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
@@ -51,6 +50,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	hosting executor.Hosting // what every executor shares
+	dialer  *agentDialer     // under hosting's transports
 	ctx     context.Context  // cancelled when the host is told to stop
 
 	mu         sync.Mutex
@@ -71,9 +71,9 @@ func Serve(ctx context.Context, cfg Config, ready func()) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	ln, err := listen(cfg.Socket)
+	ln, err := ListenOwnUser(cfg.Socket)
 	if err != nil {
-		return err
+		return fmt.Errorf("executor host: %w", err)
 	}
 	s := newServer(ctx, cfg)
 	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -99,12 +99,15 @@ func Serve(ctx context.Context, cfg Config, ready func()) error {
 }
 
 func newServer(ctx context.Context, cfg Config) *Server {
+	dialer := newAgentDialer()
 	calls, streams := executor.NewTransport(), executor.NewTransport()
+	calls.DialContext, streams.DialContext = dialer.DialContext, dialer.DialContext
 	calls.MaxIdleConns, calls.MaxIdleConnsPerHost = 256, 256
 	streams.DisableKeepAlives = true
 	return &Server{
 		cfg:        cfg,
 		log:        cfg.Logger,
+		dialer:     dialer,
 		hosting:    executor.Hosting{Calls: calls, Streams: streams},
 		ctx:        ctx,
 		containers: make(map[string]*container),
@@ -151,6 +154,7 @@ func (s *Server) serveLaunch(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "container "+req.ContainerID+" already exists", http.StatusConflict)
 		return
 	}
+	s.dialer.route(cfg.AgentEndpoint, req.AgentSocket)
 	cfg.Logger = logTo(req.Stderr, s.cfg.LogLevel)
 	cfg.Hosting = c.hosting(&s.hosting)
 	cfg.Hosting.Output = func() (stdout, stderr *os.File, err error) {
@@ -384,16 +388,6 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
-}
-
-// listen listens on the abstract socket name, accepting peers of this
-// process's user only.
-func listen(name string) (net.Listener, error) {
-	ln, err := net.Listen("unix", name)
-	if err != nil {
-		return nil, fmt.Errorf("executor host: listening on %s: %w", name, err)
-	}
-	return &ownUserListener{Listener: ln, uid: os.Geteuid()}, nil
 }
 
 // Main is the host's process: Serve on socket, saying "ready" on stdout
