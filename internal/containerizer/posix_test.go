@@ -12,20 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// requireRoot skips a test that needs root, except under CI=true where the
-// missing requirement fails it.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (CI=true: not skipping)")
-	}
-	t.Skip("this test needs root")
-}
+	"github.com/agoraproject/agora/internal/testenv"
+)
 
 func testSpec(t *testing.T, id string, argv ...string) LaunchSpec {
 	t.Helper()
@@ -326,7 +315,7 @@ func TestPosixUnknownUserIsALaunchError(t *testing.T) {
 }
 
 func TestPosixRunsAsUser(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, "switching users")
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		t.Skipf("no user nobody: %v", err)

@@ -25,6 +25,7 @@ import (
 	"github.com/agoraproject/agora/api/wire"
 	"github.com/agoraproject/agora/internal/containerizer/image/imagetest"
 	"github.com/agoraproject/agora/internal/schedtest"
+	"github.com/agoraproject/agora/internal/testenv"
 )
 
 // linuxIsolation is the --isolation of the agents that run real
@@ -34,24 +35,13 @@ const linuxIsolation = "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,file
 // testImage is the busybox image the tests import.
 const testImage = "agora-e2e/busybox:1"
 
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (CI=true: not skipping)")
-	}
-	t.Skip("this test needs root (Linux namespaces, cgroups, mounts)")
-}
-
 // linuxAgent starts a cluster whose agent runs containers in namespaces
 // and cgroups of its own cgroup root, with the busybox test image
 // imported into its store. Cleanup checks that the agent left no cgroup
 // behind and nothing mounted under its work dir, then removes the root.
 func linuxAgent(t testing.TB, extra ...string) (*cluster, string) {
 	t.Helper()
-	requireRoot(t)
+	testenv.RequireRoot(t, "Linux namespaces, cgroups, mounts")
 	root := fmt.Sprintf("agora-e2e-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "_"))
 	workDir := t.TempDir()
 	t.Cleanup(func() { removeCgroupRoot(t, root) })

@@ -17,6 +17,7 @@ import (
 	executorv1 "github.com/agoraproject/agora/api/v1/executor"
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/api/wire"
+	"github.com/agoraproject/agora/internal/testenv"
 )
 
 func useJSON(c *Config) { c.Encoding = wire.JSON }
@@ -347,7 +348,7 @@ func TestInvalidTasksFail(t *testing.T) {
 // nobody may enter; it skips where there is no root or no nobody.
 func executorAsRootForNobody(t *testing.T, a *fakeAgent) (*runningExecutor, *user.User) {
 	t.Helper()
-	requireRoot(t)
+	testenv.RequireRoot(t, "switching users")
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		t.Skipf("no user nobody: %v", err)
@@ -658,15 +659,4 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, and CI=true")
-	}
-	t.Skip("needs root to switch users")
 }

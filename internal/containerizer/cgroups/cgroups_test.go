@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agoraproject/agora/internal/testenv"
 )
 
 // fakeTree is a cgroupfs stand-in in a temp dir: plain files, and rmdir
@@ -131,12 +133,7 @@ func TestDetectParsesMountInfo(t *testing.T) {
 // TestLiveHierarchy runs against this machine's cgroups: a process joins,
 // is counted, is killed by Destroy, and nothing is left.
 func TestLiveHierarchy(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root (CI=true: not skipping)")
-		}
-		t.Skip("this test needs root")
-	}
+	testenv.RequireRoot(t, "cgroups")
 	h, err := Detect("agora-test-" + strings.ReplaceAll(t.Name(), "/", "_"))
 	if err != nil {
 		t.Fatalf("Detect: %v", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/agoraproject/agora/internal/containerizer/image"
 	"github.com/agoraproject/agora/internal/containerizer/image/imagetest"
 	"github.com/agoraproject/agora/internal/fetcher/archive"
+	"github.com/agoraproject/agora/internal/testenv"
 )
 
 func textLayer(t *testing.T, files map[string]string) []byte {
@@ -156,12 +157,7 @@ func TestHostileLayersAreRefused(t *testing.T) {
 // TestProvisionerCopiesWithWhiteoutsWithoutOverlay: the copy fallback
 // applies layers in order, whiteouts included.
 func TestProvisionerCopiesWithWhiteoutsWithoutOverlay(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root (CI=true: not skipping)")
-		}
-		t.Skip("needs root (overlay whiteouts are device nodes)")
-	}
+	testenv.RequireRoot(t, "overlay whiteouts are device nodes")
 	base := textLayer(t, map[string]string{"etc/a": "a", "etc/b": "b", "var/x/old": "old"})
 	top := imagetest.LayerTar(t,
 		imagetest.Entry{Name: "etc/.wh.a", Type: tar.TypeReg},

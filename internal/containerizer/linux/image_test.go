@@ -11,12 +11,13 @@ import (
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/internal/containerizer/image"
 	"github.com/agoraproject/agora/internal/containerizer/image/imagetest"
+	"github.com/agoraproject/agora/internal/testenv"
 )
 
 // withBusybox gives the containerizer an image store holding the busybox
 // test image as "agora-test/busybox:1".
 func withBusybox(t *testing.T, copyMode bool) (func(*Config), string) {
-	requireRoot(t)
+	testenv.RequireRoot(t, "namespaces, cgroups and mounts")
 	work := t.TempDir()
 	store, err := image.Open(filepath.Join(work, "images"))
 	if err != nil {

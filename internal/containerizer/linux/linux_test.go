@@ -16,6 +16,7 @@ import (
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/internal/containerizer"
 	"github.com/agoraproject/agora/internal/containerizer/cgroups"
+	"github.com/agoraproject/agora/internal/testenv"
 )
 
 // The test binary is its own container init: the launcher runs it as
@@ -27,17 +28,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (CI=true: not skipping)")
-	}
-	t.Skip("this test needs root (namespaces and cgroups)")
-}
-
 // cgroupRoot is the test's own cgroup sub-tree, removed at cleanup.
 const cgroupRoot = "agora-test-linux"
 
@@ -45,7 +35,7 @@ const cgroupRoot = "agora-test-linux"
 // cleanup checks that no container cgroup is left and removes the root.
 func newTestContainerizer(t *testing.T, mod func(*Config)) *Containerizer {
 	t.Helper()
-	requireRoot(t)
+	testenv.RequireRoot(t, "namespaces and cgroups")
 	h, err := cgroups.Detect(cgroupRoot)
 	if err != nil {
 		t.Fatalf("cgroups: %v", err)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/agoraproject/agora/internal/testenv"
 )
 
 // serveName serves HTTP on ln, answering every request with name.
@@ -68,7 +70,7 @@ func TestAgentDialerPrefersTheSocket(t *testing.T) {
 // TestAgentDialerIgnoresASocketOfAnotherUser: a process of another user
 // that holds the agent's socket name is not taken for the agent.
 func TestAgentDialerIgnoresASocketOfAnotherUser(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, "a listener of another user")
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -133,15 +135,4 @@ func copyForAll(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return dst
-}
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, and CI=true")
-	}
-	t.Skip("needs root to switch users")
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/agoraproject/agora/internal/testenv"
 )
 
 // entry is one tar entry of a test archive.
@@ -169,12 +171,7 @@ func TestExtractTarRefusesHostileEntries(t *testing.T) {
 }
 
 func TestOverlayWhiteouts(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root (CI=true: not skipping)")
-		}
-		t.Skip("this test needs root (mknod and trusted.* attributes)")
-	}
+	testenv.RequireRoot(t, "mknod and trusted.* attributes")
 	target, _ := sandboxed(t)
 	data := tarOf(t, dir("etc/"), file("etc/.wh.passwd", ""), dir("var/"), file("var/.wh..wh..opq", ""))
 	if err := ExtractTar(bytes.NewReader(data), target, Options{Whiteouts: WhiteoutOverlay}); err != nil {
