@@ -11,8 +11,6 @@ import (
 	"github.com/agoraproject/agora/internal/version"
 )
 
-// routes is the agent's HTTP surface. Legacy endpoints answer both with and
-// without the libprocess prefix /slave(1).
 // executorRoutes serve the executor API alone: what the agent serves its
 // executor host's executors on the Unix socket.
 func (a *Agent) executorRoutes() http.Handler {
@@ -21,6 +19,8 @@ func (a *Agent) executorRoutes() http.Handler {
 	return mux
 }
 
+// routes is the agent's HTTP surface. Legacy endpoints answer both with and
+// without the libprocess prefix /slave(1).
 func (a *Agent) routes() http.Handler {
 	mux := http.NewServeMux()
 	both := func(path string, h http.HandlerFunc) {
