@@ -160,6 +160,18 @@ type Containerizer interface {
 	Forget(containerID string)
 }
 
+// AwaitEnd is a containerizer's Wait once it has found the container:
+// status is set before done is closed, so it is read once done is closed;
+// ctx's error returns if ctx ends first.
+func AwaitEnd(ctx context.Context, done <-chan struct{}, status *ExitStatus) (ExitStatus, error) {
+	select {
+	case <-done:
+		return *status, nil
+	case <-ctx.Done():
+		return ExitStatus{}, ctx.Err()
+	}
+}
+
 // Ended reports whether a container's done channel is closed: the
 // container has ended and its status is set.
 func Ended(done <-chan struct{}) bool {

@@ -321,12 +321,7 @@ func (p *Posix) Wait(ctx context.Context, containerID string) (ExitStatus, error
 	if err != nil {
 		return ExitStatus{}, err
 	}
-	select {
-	case <-c.done:
-		return c.status, nil
-	case <-ctx.Done():
-		return ExitStatus{}, ctx.Err()
-	}
+	return AwaitEnd(ctx, c.done, &c.status)
 }
 
 // Destroy SIGKILLs every process of the container's session, until none is

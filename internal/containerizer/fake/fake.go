@@ -132,14 +132,7 @@ func (f *Containerizer) Wait(ctx context.Context, containerID string) (container
 	if !ok {
 		return containerizer.ExitStatus{}, fmt.Errorf("%w: %s", containerizer.ErrUnknownContainer, containerID)
 	}
-	select {
-	case <-c.done:
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return c.status, nil
-	case <-ctx.Done():
-		return containerizer.ExitStatus{}, ctx.Err()
-	}
+	return containerizer.AwaitEnd(ctx, c.done, &c.status)
 }
 
 // Destroy ends the container as if SIGKILLed.

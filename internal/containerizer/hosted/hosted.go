@@ -157,12 +157,7 @@ func (h *Containerizer) Wait(ctx context.Context, containerID string) (container
 	if err != nil {
 		return containerizer.ExitStatus{}, err
 	}
-	select {
-	case <-c.done:
-		return c.status, nil
-	case <-ctx.Done():
-		return containerizer.ExitStatus{}, ctx.Err()
-	}
+	return containerizer.AwaitEnd(ctx, c.done, &c.status)
 }
 
 // Destroy has the host kill the executor's tasks and abort it.

@@ -466,12 +466,7 @@ func (c *Containerizer) Wait(ctx context.Context, id string) (containerizer.Exit
 	if err != nil {
 		return containerizer.ExitStatus{}, err
 	}
-	select {
-	case <-ct.done:
-		return ct.status, nil
-	case <-ctx.Done():
-		return containerizer.ExitStatus{}, ctx.Err()
-	}
+	return containerizer.AwaitEnd(ctx, ct.done, &ct.status)
 }
 
 // Forget drops an ended container.
