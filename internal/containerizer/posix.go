@@ -188,6 +188,22 @@ func OpenOutput(spec LaunchSpec) (Output, error) {
 	return Output{Stdout: stdout, Stderr: stderr, Credential: cred, Home: home}, nil
 }
 
+// Reopen opens spec's output files again for appending, as the user
+// OpenOutput resolved, without resolving it or touching the sandbox
+// again: for an executor that keeps no file open between its tasks.
+func (o Output) Reopen(spec LaunchSpec) (Output, error) {
+	stdout, err := openOutput(spec.Stdout, o.Credential)
+	if err != nil {
+		return Output{}, err
+	}
+	stderr, err := openOutput(spec.Stderr, o.Credential)
+	if err != nil {
+		stdout.Close()
+		return Output{}, err
+	}
+	return Output{Stdout: stdout, Stderr: stderr, Credential: o.Credential, Home: o.Home}, nil
+}
+
 // openOutput opens a stdout/stderr file for appending, owned by cred's user
 // when it is set.
 func openOutput(path string, cred *syscall.Credential) (*os.File, error) {

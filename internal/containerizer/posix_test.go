@@ -433,3 +433,41 @@ func TestPosixForgetDropsOnlyEndedContainers(t *testing.T) {
 		t.Errorf("a running container was forgotten: %v", err)
 	}
 }
+
+// TestReopenOutputAppendsAsTheUser: reopened output files are appended
+// to, and one a task removed comes back owned by the task's user.
+func TestReopenOutputAppendsAsTheUser(t *testing.T) {
+	testenv.RequireRoot(t, "giving files to another user")
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	spec := testSpec(t, "c1", "/bin/true")
+	spec.User = "nobody"
+	out, err := OpenOutput(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Stderr.WriteString("first\n")
+	out.Close()
+	if err := os.Remove(spec.Stdout); err != nil {
+		t.Fatal(err)
+	}
+
+	again, err := out.Reopen(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Stderr.WriteString("second\n")
+	again.Close()
+	if data, _ := os.ReadFile(spec.Stderr); string(data) != "first\nsecond\n" {
+		t.Errorf("stderr = %q, want both writes", data)
+	}
+	fi, err := os.Stat(spec.Stdout)
+	if err != nil {
+		t.Fatalf("stdout not made again: %v", err)
+	}
+	if uid := fi.Sys().(*syscall.Stat_t).Uid; strconv.Itoa(int(uid)) != nobody.Uid {
+		t.Errorf("stdout owner %d, want %s", uid, nobody.Uid)
+	}
+}

@@ -158,8 +158,8 @@ func (s *Server) serveLaunch(w http.ResponseWriter, r *http.Request) {
 	cfg.Logger = logTo(req.Stderr, s.cfg.LogLevel)
 	cfg.Hosting = c.hosting(&s.hosting)
 	cfg.Hosting.Output = func() (stdout, stderr *os.File, err error) {
-		out, err := containerizer.OpenOutput(spec)
-		return out.Stdout, out.Stderr, err
+		task, err := out.Reopen(spec)
+		return task.Stdout, task.Stderr, err
 	}
 	go func() {
 		err := executor.Run(s.ctx, cfg)
