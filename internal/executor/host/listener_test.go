@@ -2,6 +2,7 @@ package host
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -77,7 +78,7 @@ func TestAgentDialerIgnoresASocketOfAnotherUser(t *testing.T) {
 	}
 	serveName(t, tcp, "tcp")
 	socket := AgentSocketName(t.TempDir())
-	impostor := exec.Command(copyForAll(t, os.Args[0]), "-test.run=^TestHelperListenAsAnotherUser$")
+	impostor := exec.Command(copyForAll(t, os.Args[0]))
 	impostor.Env = append(os.Environ(), "AGORA_TEST_LISTEN="+socket)
 	impostor.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := impostor.StdoutPipe()
@@ -99,16 +100,22 @@ func TestAgentDialerIgnoresASocketOfAnotherUser(t *testing.T) {
 	}
 }
 
-// TestHelperListenAsAnotherUser is the impostor of the test above, run
-// in a process of its own; it does nothing in a normal run.
-func TestHelperListenAsAnotherUser(t *testing.T) {
-	socket := os.Getenv("AGORA_TEST_LISTEN")
-	if socket == "" {
-		t.Skip("helper process only")
+// TestMain runs the impostor of the test above when the test binary is
+// started as one (AGORA_TEST_LISTEN names the socket), the tests otherwise.
+func TestMain(m *testing.M) {
+	if socket := os.Getenv("AGORA_TEST_LISTEN"); socket != "" {
+		listenAsImpostor(socket)
+		return
 	}
+	os.Exit(m.Run())
+}
+
+// listenAsImpostor serves on socket until killed, answering "impostor".
+func listenAsImpostor(socket string) {
 	ln, err := net.Listen("unix", socket)
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	os.Stdout.WriteString("listening\n")
 	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "impostor") }))
