@@ -163,6 +163,10 @@ func startApps(t testing.TB, c *cluster, st apps.Store, tweak func(*apps.Config)
 	s := &appsServer{t: t, fw: fw, url: srv.URL, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- fw.Run(ctx) }()
 	t.Cleanup(func() { s.stop(); srv.Close() })
+	// Run starts in its goroutine: until it has, the API answers 503.
+	waitFor(t, "the apps framework to lead", 30*time.Second, func() bool {
+		return s.call("GET", "/v2/leader", nil, nil) == http.StatusOK
+	})
 	return s
 }
 
