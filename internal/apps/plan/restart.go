@@ -53,7 +53,10 @@ type Restart struct {
 func RestartStep(instances int, s marathon.UpgradeStrategy, killSelection string, ins []Instance) Restart {
 	bounds := Bounds(instances, s)
 	var oldRunning []Instance
-	oldLive, started, newReady, healthy := 0, 0, 0, 0
+	// stopping counts old instances killed but not yet ended: the restart
+	// ends when they have (Marathon's TaskReplaceActor waits for each old
+	// instance to be terminal), except on an agent that is unreachable.
+	oldLive, stopping, started, newReady, healthy := 0, 0, 0, 0, 0
 	var out Restart
 	for _, in := range ins {
 		switch {
@@ -75,6 +78,9 @@ func RestartStep(instances int, s marathon.UpgradeStrategy, killSelection string
 		}
 		if !in.Current && in.Live {
 			oldLive++
+			if !in.GoalRunning && !in.Unreachable {
+				stopping++
+			}
 		}
 	}
 	// Healthy instances above MinHealthy may go; so may old instances
@@ -89,7 +95,7 @@ func RestartStep(instances int, s marathon.UpgradeStrategy, killSelection string
 		kill--
 	}
 	out.Launch = max(0, min(instances-started, bounds.MaxCapacity-oldLive-started))
-	out.Done = newReady >= instances && len(oldRunning) == 0 && len(out.Kill) == 0
+	out.Done = newReady >= instances && len(oldRunning) == 0 && len(out.Kill) == 0 && stopping == 0
 	return out
 }
 

@@ -198,3 +198,23 @@ func TestRestartOfZeroInstancesIsDone(t *testing.T) {
 		t.Errorf("%+v", r)
 	}
 }
+
+// An old instance that was killed keeps the restart open until its task
+// has ended, unless its agent is unreachable.
+func TestRestartEndsWhenKilledOldInstancesHaveEnded(t *testing.T) {
+	s := marathon.UpgradeStrategy{MinimumHealthCapacity: 1, MaximumOverCapacity: 0}
+	ins := []Instance{
+		{ID: "old-0", Live: true, Condition: "Killing"},
+		{ID: "new-0", Current: true, GoalRunning: true, Live: true, Healthy: true, Ready: true, Condition: "Running"},
+	}
+	if r := RestartStep(1, s, spec.KillYoungestFirst, ins); r.Done {
+		t.Errorf("done while the killed old instance still runs: %+v", r)
+	}
+	ins[0].Unreachable, ins[0].Condition = true, "Unreachable"
+	if r := RestartStep(1, s, spec.KillYoungestFirst, ins); !r.Done {
+		t.Errorf("an unreachable killed instance holds the restart: %+v", r)
+	}
+	if r := RestartStep(1, s, spec.KillYoungestFirst, ins[1:]); !r.Done {
+		t.Errorf("not done once the old instance is gone: %+v", r)
+	}
+}
