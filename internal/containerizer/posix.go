@@ -15,6 +15,7 @@ import (
 	"time"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/asuser"
 )
 
 const (
@@ -163,62 +164,56 @@ func (o Output) Close() {
 }
 
 // OpenOutput resolves spec.User, gives the sandbox to that user and opens
-// spec.Stdout and spec.Stderr for appending, owned by that user.
+// spec.Stdout and spec.Stderr for appending as that user (see Output.open).
 func OpenOutput(spec LaunchSpec) (Output, error) {
 	cred, home, err := credentialFor(spec.User)
 	if err != nil {
 		return Output{}, err
 	}
-	stdout, err := openOutput(spec.Stdout, cred)
-	if err != nil {
-		return Output{}, err
-	}
-	stderr, err := openOutput(spec.Stderr, cred)
-	if err != nil {
-		stdout.Close()
-		return Output{}, err
-	}
 	if cred != nil {
 		if err := os.Chown(spec.Sandbox, int(cred.Uid), int(cred.Gid)); err != nil {
-			stdout.Close()
-			stderr.Close()
 			return Output{}, fmt.Errorf("containerizer: giving sandbox to user %q: %w", spec.User, err)
 		}
 	}
-	return Output{Stdout: stdout, Stderr: stderr, Credential: cred, Home: home}, nil
+	return Output{Credential: cred, Home: home}.open(spec)
 }
 
 // Reopen opens spec's output files again for appending, as the user
 // OpenOutput resolved, without resolving it or touching the sandbox
 // again: for an executor that keeps no file open between its tasks.
 func (o Output) Reopen(spec LaunchSpec) (Output, error) {
-	stdout, err := openOutput(spec.Stdout, o.Credential)
-	if err != nil {
-		return Output{}, err
-	}
-	stderr, err := openOutput(spec.Stderr, o.Credential)
-	if err != nil {
-		stdout.Close()
-		return Output{}, err
-	}
-	return Output{Stdout: stdout, Stderr: stderr, Credential: o.Credential, Home: o.Home}, nil
+	return Output{Credential: o.Credential, Home: o.Home}.open(spec)
 }
 
-// openOutput opens a stdout/stderr file for appending, owned by cred's user
-// when it is set.
-func openOutput(path string, cred *syscall.Credential) (*os.File, error) {
+// open opens spec's output files for appending with o's user's file-system
+// identity: the sandbox is that user's, and whatever the user's processes
+// left there (a symlink to a file of root's, say) is opened only if the
+// user could open it.
+func (o Output) open(spec LaunchSpec) (Output, error) {
+	err := asuser.Do(o.Credential, func() error {
+		var err error
+		if o.Stdout, err = openOutput(spec.Stdout); err != nil {
+			return err
+		}
+		if o.Stderr, err = openOutput(spec.Stderr); err != nil {
+			o.Stdout.Close()
+		}
+		return err
+	})
+	if err != nil {
+		return Output{}, err
+	}
+	return o, nil
+}
+
+// openOutput opens a stdout/stderr file for appending.
+func openOutput(path string) (*os.File, error) {
 	if path == "" {
 		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("containerizer: opening %s: %w", path, err)
-	}
-	if cred != nil {
-		if err := f.Chown(int(cred.Uid), int(cred.Gid)); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("containerizer: chown %s: %w", path, err)
-		}
 	}
 	return f, nil
 }

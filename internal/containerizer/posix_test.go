@@ -323,10 +323,7 @@ func TestPosixRunsAsUser(t *testing.T) {
 	p := NewPosix(nil)
 	spec := testSpec(t, "c1", "/bin/sh", "-c", `id -u; echo "$HOME"; touch written`)
 	spec.User = "nobody"
-	// The test's temp dirs are 0700; let nobody reach the sandbox.
-	for d := filepath.Dir(spec.Sandbox); d != "/" && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
+	letAnyoneReach(spec.Sandbox)
 	launch(t, p, spec)
 	if st := wait(t, p, "c1"); st.WaitStatus.ExitStatus() != 0 {
 		errOut, _ := os.ReadFile(spec.Stderr)
@@ -444,6 +441,7 @@ func TestReopenOutputAppendsAsTheUser(t *testing.T) {
 	}
 	spec := testSpec(t, "c1", "/bin/true")
 	spec.User = "nobody"
+	letAnyoneReach(spec.Sandbox)
 	out, err := OpenOutput(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -469,5 +467,50 @@ func TestReopenOutputAppendsAsTheUser(t *testing.T) {
 	}
 	if uid := fi.Sys().(*syscall.Stat_t).Uid; strconv.Itoa(int(uid)) != nobody.Uid {
 		t.Errorf("stdout owner %d, want %s", uid, nobody.Uid)
+	}
+}
+
+// TestReopenOutputRefusesTheUsersSymlink: a task that replaced its stdout
+// with a symlink to a file of root's does not get the next task's output
+// appended there, nor the file given to it.
+func TestReopenOutputRefusesTheUsersSymlink(t *testing.T) {
+	testenv.RequireRoot(t, "giving files to another user")
+	if _, err := user.Lookup("nobody"); err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	spec := testSpec(t, "c1", "/bin/true")
+	spec.User = "nobody"
+	letAnyoneReach(spec.Sandbox)
+	out, err := OpenOutput(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	private := filepath.Join(filepath.Dir(spec.Sandbox), "private")
+	if err := os.WriteFile(private, []byte("root's\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(spec.Stdout)
+	if err := os.Symlink(private, spec.Stdout); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := out.Reopen(spec); err == nil {
+		again.Close()
+		t.Fatal("Reopen followed the user's symlink to a file only root may write")
+	}
+	fi, err := os.Stat(private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(private); string(data) != "root's\n" || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Errorf("root's file was changed: %q, owner %d", data, fi.Sys().(*syscall.Stat_t).Uid)
+	}
+}
+
+// letAnyoneReach opens the test's temp directories (0700) down to dir to
+// everyone, so that a task user can reach its sandbox.
+func letAnyoneReach(dir string) {
+	for d := dir; d != "/" && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agoraproject/agora/internal/asuser"
 	"github.com/agoraproject/agora/internal/containerizer"
 	"github.com/agoraproject/agora/internal/executor"
 )
@@ -135,22 +136,31 @@ func executorConfig(req LaunchRequest) (executor.Config, error) {
 
 // logTo is a hosted executor's logger: text lines appended to its
 // sandbox's stderr (path; nowhere when ""), as an executor process's own
-// stderr would be.
-func logTo(path string, level slog.Level) *slog.Logger {
+// stderr would be, opened as the sandbox's user (cred; nil: the host's).
+func logTo(path string, cred *syscall.Credential, level slog.Level) *slog.Logger {
 	var w io.Writer = io.Discard
 	if path != "" {
-		w = appendingFile(path)
+		w = &appendingFile{path: path, cred: cred}
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // appendingFile appends each Write to the file at its path, opened for
 // that write only: an executor logs a few lines in its life, and holds no
-// file open in between. slog writes a record in one Write.
-type appendingFile string
+// file open in between. slog writes a record in one Write. The file is in
+// a sandbox the task's processes may change, so it is opened as the
+// sandbox's user (package asuser).
+type appendingFile struct {
+	path string
+	cred *syscall.Credential
+}
 
-func (p appendingFile) Write(b []byte) (int, error) {
-	f, err := os.OpenFile(string(p), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+func (a *appendingFile) Write(b []byte) (int, error) {
+	var f *os.File
+	err := asuser.Do(a.cred, func() (err error) {
+		f, err = os.OpenFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}

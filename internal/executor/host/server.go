@@ -155,7 +155,7 @@ func (s *Server) serveLaunch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.dialer.route(cfg.AgentEndpoint, req.AgentSocket)
-	cfg.Logger = logTo(req.Stderr, s.cfg.LogLevel)
+	cfg.Logger = logTo(req.Stderr, out.Credential, s.cfg.LogLevel)
 	cfg.Hosting = c.hosting(&s.hosting)
 	cfg.Hosting.Output = func() (stdout, stderr *os.File, err error) {
 		task, err := out.Reopen(spec)
