@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/asuser"
 	"github.com/agoraproject/agora/internal/fetcher"
 )
 
@@ -62,68 +64,72 @@ func (e *executor) onLaunchGroup(info *mesos.TaskGroupInfo) {
 }
 
 // prepareNested makes t's nested sandbox, fetches its URIs into it and
-// opens its output files.
+// opens its output files. The executor's sandbox belongs to its user
+// (TaskUser), whose tasks may have changed it; the nested sandbox is made
+// as that user and then given to t's user, and t's files are made as t's
+// user (package asuser): an executor running as root does nothing there
+// the users could not.
 func (e *executor) prepareNested(t *task) error {
 	_, child := newUUIDText()
 	dir := filepath.Join(e.cfg.Directory, "containers", child)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("Failed to create the task's sandbox: %w", err)
-	}
 	link := filepath.Join(e.cfg.Directory, "tasks", t.id().GetValue())
-	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
-		return fmt.Errorf("Failed to create the task's sandbox: %w", err)
+	owner, _, _ := taskCredential(e.cfg.TaskUser, e.log)
+	taskUser := t.info.GetCommand().GetUser()
+	if taskUser == "" {
+		taskUser = e.cfg.TaskUser
 	}
-	os.Remove(link)
-	if err := os.Symlink(filepath.Join("..", "containers", child), link); err != nil {
-		return fmt.Errorf("Failed to link the task's sandbox: %w", err)
+	// An unknown user fails the launch itself, with its reason.
+	cred, _, _ := taskCredential(taskUser, e.log)
+	var nested *os.File
+	err := asuser.Do(owner, func() error {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("Failed to create the task's sandbox: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			return fmt.Errorf("Failed to create the task's sandbox: %w", err)
+		}
+		os.Remove(link)
+		if err := os.Symlink(filepath.Join("..", "containers", child), link); err != nil {
+			return fmt.Errorf("Failed to link the task's sandbox: %w", err)
+		}
+		var err error
+		nested, err = os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if cred != nil {
+		// By descriptor: the directory just made, wherever a path leads now.
+		err = nested.Chown(int(cred.Uid), int(cred.Gid))
+	}
+	nested.Close()
+	if err != nil {
+		return fmt.Errorf("Failed to give the task's sandbox to user %q: %w", taskUser, err)
 	}
 	cmd := t.info.GetCommand()
 	if len(cmd.GetUris()) > 0 {
 		f := fetcher.New(fetcher.Config{Logger: e.log})
-		if err := f.Fetch(e.ctx, fetcher.Request{URIs: cmd.GetUris(), Sandbox: dir, User: cmd.GetUser()}); err != nil {
+		if err := f.Fetch(e.ctx, fetcher.Request{URIs: cmd.GetUris(), Sandbox: dir, User: taskUser}); err != nil {
 			return err
 		}
 	}
-	stdout, err := os.OpenFile(filepath.Join(dir, "stdout"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	var stdout, stderr *os.File
+	err = asuser.Do(cred, func() (err error) {
+		if stdout, err = os.OpenFile(filepath.Join(dir, "stdout"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+			return fmt.Errorf("Failed to open the task's stdout: %w", err)
+		}
+		if stderr, err = os.OpenFile(filepath.Join(dir, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+			stdout.Close()
+			return fmt.Errorf("Failed to open the task's stderr: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("Failed to open the task's stdout: %w", err)
-	}
-	stderr, err := os.OpenFile(filepath.Join(dir, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		stdout.Close()
-		return fmt.Errorf("Failed to open the task's stderr: %w", err)
-	}
-	if err := e.giveToTaskUser(t, dir, stdout, stderr); err != nil {
-		stdout.Close()
-		stderr.Close()
 		return err
 	}
 	t.place = taskPlace{sandbox: dir, stdout: stdout, stderr: stderr, owned: true}
 	t.child = &mesos.ContainerID{Value: proto.String(child), Parent: e.containerID}
-	return nil
-}
-
-// giveToTaskUser makes the nested sandbox and output files the task's
-// user's when the executor runs as another (root in an executor host): the
-// task must be able to write where it runs.
-func (e *executor) giveToTaskUser(t *task, dir string, files ...*os.File) error {
-	user := t.info.GetCommand().GetUser()
-	if user == "" {
-		user = e.cfg.TaskUser
-	}
-	cred, _, lerr := taskCredential(user, e.log)
-	if lerr != nil || cred == nil {
-		return nil // an unknown user fails the launch itself, with its reason
-	}
-	uid, gid := int(cred.Uid), int(cred.Gid)
-	if err := os.Chown(dir, uid, gid); err != nil {
-		return fmt.Errorf("Failed to give the task's sandbox to user %q: %w", user, err)
-	}
-	for _, f := range files {
-		if err := f.Chown(uid, gid); err != nil {
-			return fmt.Errorf("Failed to give %s to user %q: %w", f.Name(), user, err)
-		}
-	}
 	return nil
 }
 

@@ -1,12 +1,15 @@
 package executor
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	executorv1 "github.com/agoraproject/agora/api/v1/executor"
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/internal/containerizer/image"
+	"github.com/agoraproject/agora/internal/testenv"
 )
 
 // flakyServer answers 200 to the first `good` requests and 500 after.
@@ -221,6 +225,39 @@ func TestTaskGroupTaskOfAnotherUserOwnsItsSandbox(t *testing.T) {
 	}
 	if out, _ := os.ReadFile(filepath.Join(e.dir, "tasks", "writer", "stdout")); string(out) != "written\n" {
 		t.Errorf("writer stdout %q", out)
+	}
+}
+
+// TestTaskGroupSandboxIsMadeAsTheSandboxUser: an executor running as root
+// makes a group task's nested sandbox as the user whose sandbox it is;
+// a symlink that user's tasks left there leads nowhere the user could not
+// write, and the task fails instead.
+func TestTaskGroupSandboxIsMadeAsTheSandboxUser(t *testing.T) {
+	a := newFakeAgent(t)
+	var nobody *user.User
+	e := startExecutor(t, a, func(cfg *Config) {
+		testenv.RequireRoot(t, "switching users")
+		u, err := user.Lookup("nobody")
+		if err != nil {
+			t.Skipf("no user nobody: %v", err)
+		}
+		nobody, cfg.TaskUser = u, "nobody"
+	})
+	uid, _ := strconv.Atoi(nobody.Uid)
+	rootOnly := filepath.Join(filepath.Dir(e.dir), "root-only")
+	err := errors.Join(os.Chmod(filepath.Dir(e.dir), 0o755), os.Chown(e.dir, uid, -1), os.Chmod(e.dir, 0o755),
+		os.Mkdir(rootOnly, 0o755), os.Symlink(rootOnly, filepath.Join(e.dir, "containers")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.nextSubscribe()
+	a.launchGroup(shellTask("planted", "true"))
+	failed := a.expectUpdate(mesos.TaskState_TASK_FAILED)
+	if !strings.Contains(failed.GetMessage(), "permission denied") {
+		t.Errorf("FAILED %q, want the permission error", failed.GetMessage())
+	}
+	if entries, _ := os.ReadDir(rootOnly); len(entries) != 0 {
+		t.Errorf("root's directory got %d entries through the user's symlink", len(entries))
 	}
 }
 
