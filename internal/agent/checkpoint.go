@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/asuser"
 )
 
 // Checkpoint files hold binary protobuf messages (slave.info: AgentInfo,
@@ -78,6 +79,15 @@ func (a *Agent) checkpointFramework(fw *framework) error {
 func (a *Agent) prepareSandbox(ex *executor) error {
 	if err := makeRunDir(ex.directory); err != nil {
 		return fmt.Errorf("creating sandbox: %w", err)
+	}
+	// The sandbox is its user's from the start, as in Mesos: what goes
+	// into it (fetched files, volume links) is put there as that user. A
+	// user unknown here is left to the containerizer to refuse (a Docker
+	// task's user is the image's).
+	if cred, err := asuser.Lookup(ex.user); err == nil && cred != nil {
+		if err := os.Chown(ex.directory, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("giving the sandbox to user %q: %w", ex.user, err)
+		}
 	}
 	latest := filepath.Join(filepath.Dir(ex.directory), "latest")
 	if err := linkLatest(ex.containerID, latest); err != nil {

@@ -6,15 +6,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/asuser"
 	"github.com/agoraproject/agora/internal/protocol"
 	"github.com/agoraproject/agora/internal/resources"
 )
@@ -204,46 +204,48 @@ func (a *Agent) exposeVolume(ex *executor, r *mesos.Resource) error {
 	if err := os.MkdirAll(source, 0o755); err != nil {
 		return fmt.Errorf("volume %q: %w", id, err)
 	}
-	target := filepath.Join(ex.directory, containerPath)
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+	// The link goes into the sandbox through os.Root: the executor's tasks
+	// may already have put links there, and none may lead the agent out.
+	// (Not as the user, who may reach the sandbox only through a mount.)
+	sandbox, err := os.OpenRoot(ex.directory)
+	if err != nil {
 		return fmt.Errorf("volume %q: %w", id, err)
 	}
-	if err := os.Symlink(source, target); err != nil {
-		if existing, rerr := os.Readlink(target); rerr != nil || existing != source {
-			return fmt.Errorf("volume %q: linking %s: %w", id, target, err)
+	defer sandbox.Close()
+	rel := filepath.Clean(containerPath)
+	if err := sandbox.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+		return fmt.Errorf("volume %q: %w", id, err)
+	}
+	if err := sandbox.Symlink(source, rel); err != nil {
+		if existing, rerr := sandbox.Readlink(rel); rerr != nil || existing != source {
+			return fmt.Errorf("volume %q: linking %s: %w", id, filepath.Join(ex.directory, rel), err)
 		}
 	}
 	if r.GetDisk().GetVolume().GetMode() == mesos.Volume_RO {
 		a.log.Info("read-only volume linked read-write: posix isolation cannot enforce RO",
 			"persistence_id", id, "container_path", containerPath)
 	}
-	return giveEmptyVolume(source, ex.user)
+	cred, err := asuser.Lookup(ex.user)
+	if err != nil {
+		return fmt.Errorf("volume owner: %w", err)
+	}
+	return giveEmptyVolume(source, cred)
 }
 
 // giveEmptyVolume hands a volume that is still empty to the task's user
-// (as Mesos does), when the agent runs as root and the task as another
-// user.
-func giveEmptyVolume(dir, name string) error {
-	if name == "" || os.Geteuid() != 0 {
+// (cred, as Mesos does), when the agent runs as root and the task as
+// another user.
+func giveEmptyVolume(dir string, cred *syscall.Credential) error {
+	if cred == nil {
 		return nil
 	}
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	_, err = f.Readdirnames(1)
-	f.Close()
-	if err != io.EOF {
+	defer f.Close()
+	if _, err := f.Readdirnames(1); err != io.EOF {
 		return nil // not empty, or unreadable: leave it as it is
 	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		return fmt.Errorf("volume owner %q: %w", name, err)
-	}
-	uid, err1 := strconv.Atoi(u.Uid)
-	gid, err2 := strconv.Atoi(u.Gid)
-	if err := errors.Join(err1, err2); err != nil {
-		return fmt.Errorf("volume owner %q: %w", name, err)
-	}
-	return os.Chown(dir, uid, gid)
+	return f.Chown(int(cred.Uid), int(cred.Gid))
 }

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -100,4 +102,41 @@ func hasPersistence(rs []*mesos.Resource, id string) bool {
 		}
 	}
 	return false
+}
+
+// TestVolumeLinkStaysInTheSandbox: a volume given to a running executor
+// is linked into a sandbox its tasks may have changed; a symlink planted
+// there does not lead the agent to make the link elsewhere.
+func TestVolumeLinkStaysInTheSandbox(t *testing.T) {
+	dir := t.TempDir()
+	sandbox, elsewhere := filepath.Join(dir, "sandbox"), filepath.Join(dir, "elsewhere")
+	if err := errors.Join(os.Mkdir(sandbox, 0o755), os.Mkdir(elsewhere, 0o755)); err != nil {
+		t.Fatal(err)
+	}
+	a := &Agent{log: slog.New(slog.DiscardHandler), paths: layout{workDir: filepath.Join(dir, "work")}}
+	ex := &executor{id: "e1", directory: sandbox}
+	vol := volumeResource(64, "db", "pv-1")
+	vol.Disk.Volume.ContainerPath = proto.String("etc/data")
+
+	if err := os.Symlink(elsewhere, filepath.Join(sandbox, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.exposeVolume(ex, vol); err == nil {
+		t.Error("linked the volume through a symlink out of the sandbox")
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("the directory outside the sandbox got %d entries", len(entries))
+	}
+
+	os.Remove(filepath.Join(sandbox, "etc"))
+	if err := a.exposeVolume(ex, vol); err != nil {
+		t.Fatal(err)
+	}
+	target, err := os.Readlink(filepath.Join(sandbox, "etc", "data"))
+	if want, _ := a.volumeDir(vol); err != nil || target != want {
+		t.Fatalf("volume link -> %q (%v), want %q", target, err, want)
+	}
+	if err := a.exposeVolume(ex, vol); err != nil {
+		t.Errorf("linking the same volume again: %v", err)
+	}
 }
