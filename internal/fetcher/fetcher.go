@@ -26,21 +26,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
-	"os/user"
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/asuser"
 	"github.com/agoraproject/agora/internal/fetcher/archive"
 )
 
@@ -100,48 +99,49 @@ func New(cfg Config) *Fetcher {
 // Request is one container's fetch.
 type Request struct {
 	URIs []*mesos.CommandInfo_URI
-	// Sandbox is the directory fetched files land in; it exists.
+	// Sandbox is the directory fetched files land in; it exists, and User
+	// may write in it.
 	Sandbox string
-	// User owns the fetched files when the fetcher runs as root; it also
-	// separates cache entries. "" leaves them to the fetcher's user.
+	// User, when the fetcher runs as root, is whose file-system identity
+	// the fetch uses (package asuser): local files are read and the sandbox
+	// written as that user, whose files they become. It also separates
+	// cache entries. "" leaves everything to the fetcher's user.
 	User string
 }
 
 // Fetch fetches every URI of req into its sandbox, stopping at the first
 // failure.
 func (f *Fetcher) Fetch(ctx context.Context, req Request) error {
-	owner, err := lookupOwner(req.User)
+	cred, err := asuser.Lookup(req.User)
 	if err != nil {
-		return err
+		return fmt.Errorf("fetcher: %w", err)
 	}
 	for _, uri := range req.URIs {
-		if err := f.fetchOne(ctx, uri, req); err != nil {
+		if err := f.fetchOne(ctx, uri, req, cred); err != nil {
 			return fmt.Errorf("Failed to fetch '%s': %w", uri.GetValue(), err)
 		}
-	}
-	if owner != nil {
-		return owner.chownTree(req.Sandbox)
 	}
 	return nil
 }
 
-func (f *Fetcher) fetchOne(ctx context.Context, uri *mesos.CommandInfo_URI, req Request) error {
+func (f *Fetcher) fetchOne(ctx context.Context, uri *mesos.CommandInfo_URI, req Request, cred *syscall.Credential) error {
 	name, err := destinationName(uri)
 	if err != nil {
 		return err
 	}
 	dest := filepath.Join(req.Sandbox, name)
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+	if err := asuser.Do(cred, func() error { return os.MkdirAll(filepath.Dir(dest), 0o755) }); err != nil {
 		return err
 	}
-	if err := f.obtain(ctx, uri, req.User, dest); err != nil {
+	if err := f.obtain(ctx, uri, req.User, cred, dest); err != nil {
 		return err
 	}
 	switch format := archive.FormatOf(name); {
 	case uri.GetExecutable():
-		return os.Chmod(dest, 0o755)
+		return asuser.Do(cred, func() error { return os.Chmod(dest, 0o755) })
 	case (uri.Extract == nil || uri.GetExtract()) && format != archive.NotArchive:
-		if err := archive.ExtractFile(dest, filepath.Dir(dest), format, archive.Options{}); err != nil {
+		err := asuser.Do(cred, func() error { return archive.ExtractFile(dest, filepath.Dir(dest), format, archive.Options{}) })
+		if err != nil {
 			return fmt.Errorf("extracting %s: %w", name, err)
 		}
 	}
@@ -167,14 +167,15 @@ func destinationName(uri *mesos.CommandInfo_URI) (string, error) {
 	return clean, nil
 }
 
-// obtain puts the URI's content at dest, through the cache when the URI
-// asks for it.
-func (f *Fetcher) obtain(ctx context.Context, uri *mesos.CommandInfo_URI, user, dest string) error {
+// obtain puts the URI's content at dest, written as cred's user, through
+// the cache when the URI asks for it. A local file is read as cred's user
+// either way; the cache itself is the fetcher's.
+func (f *Fetcher) obtain(ctx context.Context, uri *mesos.CommandInfo_URI, user string, cred *syscall.Credential, dest string) error {
 	if !uri.GetCache() || f.cache == nil {
-		return f.download(ctx, uri.GetValue(), dest)
+		return f.download(ctx, uri.GetValue(), cred, dest, cred)
 	}
-	return f.cache.fetch(cacheKey(user, uri.GetValue()), dest, func(tmp string) error {
-		return f.download(ctx, uri.GetValue(), tmp)
+	return f.cache.fetch(cacheKey(user, uri.GetValue()), dest, cred, func(tmp string) error {
+		return f.download(ctx, uri.GetValue(), cred, tmp, nil)
 	})
 }
 
@@ -183,19 +184,20 @@ func cacheKey(user, uri string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// download writes the URI's content to dest.
-func (f *Fetcher) download(ctx context.Context, uri, dest string) error {
+// download writes the URI's content to dest as writer's user; a local
+// file is read as reader's.
+func (f *Fetcher) download(ctx context.Context, uri string, reader *syscall.Credential, dest string, writer *syscall.Credential) error {
 	u, err := url.Parse(uri)
 	if err != nil {
 		return fmt.Errorf("invalid URI: %w", err)
 	}
 	switch u.Scheme {
 	case "http", "https":
-		return f.httpGet(ctx, uri, dest)
+		return f.httpGet(ctx, uri, dest, writer)
 	case "file":
-		return copyFile(u.Path, dest)
+		return copyFile(u.Path, reader, dest, writer)
 	case "":
-		return copyFile(f.localPath(uri), dest)
+		return copyFile(f.localPath(uri), reader, dest, writer)
 	}
 	return fmt.Errorf("unsupported scheme %q (Agora fetches http, https and local paths)", u.Scheme)
 }
@@ -207,7 +209,7 @@ func (f *Fetcher) localPath(p string) string {
 	return filepath.Join(f.cfg.FrameworksHome, p)
 }
 
-func (f *Fetcher) httpGet(ctx context.Context, uri, dest string) error {
+func (f *Fetcher) httpGet(ctx context.Context, uri, dest string, writer *syscall.Credential) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
@@ -226,7 +228,7 @@ func (f *Fetcher) httpGet(ctx context.Context, uri, dest string) error {
 		cancel(fmt.Errorf("download stalled for %v", f.cfg.StallTimeout))
 	}), stall: f.cfg.StallTimeout}
 	defer body.timer.Stop()
-	err = writeFile(dest, body)
+	err = writeFile(dest, body, writer)
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
@@ -248,72 +250,43 @@ func (s *stallReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func copyFile(src, dest string) error {
-	in, err := os.Open(src)
-	if err != nil {
+// copyFile copies src, opened as reader's user, to dest, written as
+// writer's.
+func copyFile(src string, reader *syscall.Credential, dest string, writer *syscall.Credential) error {
+	var in *os.File
+	if err := asuser.Do(reader, func() (err error) { in, err = os.Open(src); return err }); err != nil {
 		return err
 	}
 	defer in.Close()
 	if fi, err := in.Stat(); err == nil && fi.IsDir() {
 		return fmt.Errorf("%s is a directory", src)
 	}
-	return writeFile(dest, in)
+	return writeFile(dest, in, writer)
 }
 
-// writeFile writes r to dest through a temporary file, so that a failed
-// fetch leaves nothing half-written under dest's name.
-func writeFile(dest string, r io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(dest), ".fetch-*")
-	if err != nil {
+// writeFile writes r to dest, as writer's user, through a temporary file,
+// so that a failed fetch leaves nothing half-written under dest's name.
+// Only the path operations need the user: the copy goes through the
+// descriptor.
+func writeFile(dest string, r io.Reader, writer *syscall.Credential) error {
+	var tmp *os.File
+	if err := asuser.Do(writer, func() (err error) { tmp, err = os.CreateTemp(filepath.Dir(dest), ".fetch-*"); return err }); err != nil {
 		return err
 	}
-	_, err = io.Copy(tmp, r)
+	_, err := io.Copy(tmp, r)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dest)
+		err = asuser.Do(writer, func() error { return os.Rename(tmp.Name(), dest) })
 	}
 	if err != nil {
-		os.Remove(tmp.Name())
+		asuser.Do(writer, func() error { return os.Remove(tmp.Name()) })
 	}
 	return err
-}
-
-// owner is the user fetched files are given to.
-type owner struct{ uid, gid int }
-
-// lookupOwner resolves the user to chown to; nil when there is nothing to
-// do (no user, or not root).
-func lookupOwner(name string) (*owner, error) {
-	if name == "" || os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		return nil, fmt.Errorf("fetcher: unknown user %q: %w", name, err)
-	}
-	uid, err1 := strconv.Atoi(u.Uid)
-	gid, err2 := strconv.Atoi(u.Gid)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("fetcher: user %q: %w", name, err)
-	}
-	if uid == 0 {
-		return nil, nil
-	}
-	return &owner{uid: uid, gid: gid}, nil
-}
-
-func (o *owner) chownTree(dir string) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, o.uid, o.gid)
-	})
 }
 
 // cache is an LRU cache of downloads, bounded in bytes. A file's mtime is
@@ -324,9 +297,10 @@ type cache struct {
 	mu    sync.Mutex // one fill or eviction at a time
 }
 
-// fetch copies the entry key to dest, filling it with fill first when it
-// is missing. An entry larger than the whole cache is not kept.
-func (c *cache) fetch(key, dest string, fill func(tmp string) error) error {
+// fetch copies the entry key to dest (written as writer's user), filling
+// it with fill first when it is missing. An entry larger than the whole
+// cache is not kept.
+func (c *cache) fetch(key, dest string, writer *syscall.Credential, fill func(tmp string) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
@@ -340,7 +314,7 @@ func (c *cache) fetch(key, dest string, fill func(tmp string) error) error {
 	}
 	now := time.Now()
 	os.Chtimes(entry, now, now)
-	if err := copyFile(entry, dest); err != nil {
+	if err := copyFile(entry, nil, dest, writer); err != nil {
 		return err
 	}
 	if fi, err := os.Stat(entry); err == nil && fi.Size() > c.limit {
