@@ -27,24 +27,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Lookup is the credential to do name's file work with: nil when there is
-// nothing to switch, because name is "" or the process's own user, or the
-// process is not root (its file work is its own user's, no more).
-func Lookup(name string) (*syscall.Credential, error) {
-	if name == "" || os.Geteuid() != 0 {
-		return nil, nil
-	}
+// Resolve looks name up in the user database: its credential (uid, gid
+// and supplementary groups; unreadable group data means none beyond the
+// primary group) and its entry.
+func Resolve(name string) (*syscall.Credential, *user.User, error) {
 	u, err := user.Lookup(name)
-	if err != nil {
-		return nil, fmt.Errorf("unknown user %q: %w", name, err)
+	if _, unknown := err.(user.UnknownUserError); unknown {
+		return nil, nil, fmt.Errorf("unknown user %q", name)
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("looking up user %q: %w", name, err)
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("user %q has a non-numeric id: %w", name, err)
-	}
-	if uid == 0 {
-		return nil, nil
+		return nil, nil, fmt.Errorf("user %q has a non-numeric id: %w", name, err)
 	}
 	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	groups, _ := u.GroupIds()
@@ -52,6 +48,20 @@ func Lookup(name string) (*syscall.Credential, error) {
 		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
 			cred.Groups = append(cred.Groups, uint32(n))
 		}
+	}
+	return cred, u, nil
+}
+
+// Lookup is the credential to do name's file work with: nil when there is
+// nothing to switch, because name is "" or root, or the process is not
+// root (its file work is its own user's, no more).
+func Lookup(name string) (*syscall.Credential, error) {
+	if name == "" || os.Geteuid() != 0 {
+		return nil, nil
+	}
+	cred, _, err := Resolve(name)
+	if err != nil || cred.Uid == 0 {
+		return nil, err
 	}
 	return cred, nil
 }

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"os/user"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -224,27 +222,15 @@ func credentialFor(name string) (*syscall.Credential, string, error) {
 	if name == "" {
 		return nil, "", nil
 	}
-	u, err := user.Lookup(name)
+	cred, u, err := asuser.Resolve(name)
 	if err != nil {
-		return nil, "", fmt.Errorf("containerizer: unknown user %q: %w", name, err)
+		return nil, "", fmt.Errorf("containerizer: %w", err)
 	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, "", fmt.Errorf("containerizer: user %q has a non-numeric id: %w", name, err)
-	}
-	if int(uid) == os.Geteuid() {
+	if int(cred.Uid) == os.Geteuid() {
 		return nil, u.HomeDir, nil
 	}
 	if os.Geteuid() != 0 {
 		return nil, "", fmt.Errorf("containerizer: running as user %q needs root", name)
-	}
-	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-	groups, _ := u.GroupIds()
-	for _, g := range groups {
-		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
-			cred.Groups = append(cred.Groups, uint32(n))
-		}
 	}
 	return cred, u.HomeDir, nil
 }

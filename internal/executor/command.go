@@ -5,13 +5,12 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/asuser"
 	"github.com/agoraproject/agora/internal/containerizer/image"
 )
 
@@ -234,50 +233,17 @@ func taskCredential(name string, log *slog.Logger) (*syscall.Credential, []strin
 	if name == "" {
 		return nil, nil, nil
 	}
-	u, err := user.Lookup(name)
+	cred, u, err := asuser.Resolve(name)
 	if err != nil {
-		return nil, nil, launchFailed("Failed to run the task as user %q: %v", name, err)
+		return nil, nil, launchFailed("Failed to run the task: %v", err)
 	}
-	uid, gid, err := parseIDs(u.Uid, u.Gid)
-	if err != nil {
-		return nil, nil, launchFailed("Failed to run the task as user %q: %v", name, err)
-	}
-	if int(uid) == os.Getuid() {
+	if int(cred.Uid) == os.Getuid() {
 		return nil, nil, nil
 	}
 	if os.Geteuid() != 0 {
 		log.Warn("not root: running the task as the executor's user", "requested_user", name)
 		return nil, nil, nil
 	}
-	cred := &syscall.Credential{Uid: uid, Gid: gid, Groups: supplementaryGroups(u)}
 	env := []string{"USER=" + u.Username, "LOGNAME=" + u.Username, "HOME=" + u.HomeDir}
 	return cred, env, nil
-}
-
-func parseIDs(uidText, gidText string) (uid, gid uint32, err error) {
-	u, err := strconv.ParseUint(uidText, 10, 32)
-	if err != nil {
-		return 0, 0, fmt.Errorf("uid %q: %w", uidText, err)
-	}
-	g, err := strconv.ParseUint(gidText, 10, 32)
-	if err != nil {
-		return 0, 0, fmt.Errorf("gid %q: %w", gidText, err)
-	}
-	return uint32(u), uint32(g), nil
-}
-
-// supplementaryGroups lists u's groups; unreadable group data just means
-// none beyond the primary group.
-func supplementaryGroups(u *user.User) []uint32 {
-	ids, err := u.GroupIds()
-	if err != nil {
-		return nil
-	}
-	groups := make([]uint32, 0, len(ids))
-	for _, id := range ids {
-		if g, err := strconv.ParseUint(id, 10, 32); err == nil {
-			groups = append(groups, uint32(g))
-		}
-	}
-	return groups
 }

@@ -38,9 +38,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"os/user"
 	"slices"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -48,6 +46,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
+	"github.com/agoraproject/agora/internal/asuser"
 	"github.com/agoraproject/agora/internal/containerizer"
 	"github.com/agoraproject/agora/internal/containerizer/cgroups"
 	"github.com/agoraproject/agora/internal/containerizer/image"
@@ -282,26 +281,14 @@ func credentialOf(name string) (*credential, error) {
 	if name == "" {
 		return nil, nil
 	}
-	u, err := user.Lookup(name)
+	cred, _, err := asuser.Resolve(name)
 	if err != nil {
-		return nil, fmt.Errorf("linux: unknown user %q: %w", name, err)
+		return nil, fmt.Errorf("linux: %w", err)
 	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("linux: user %q: %w", name, err)
-	}
-	if uid == 0 {
+	if cred.Uid == 0 {
 		return nil, nil
 	}
-	cred := &credential{Uid: uint32(uid), Gid: uint32(gid)}
-	groups, _ := u.GroupIds()
-	for _, g := range groups {
-		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
-			cred.Groups = append(cred.Groups, uint32(n))
-		}
-	}
-	return cred, nil
+	return &credential{Uid: cred.Uid, Gid: cred.Gid, Groups: cred.Groups}, nil
 }
 
 // start clones the init, puts it in the cgroups, sends its configuration
