@@ -13,7 +13,6 @@ import (
 	"time"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
-	"github.com/agoraproject/agora/internal/asuser"
 )
 
 const (
@@ -143,96 +142,6 @@ func (p *Posix) command(spec LaunchSpec) (*exec.Cmd, func(), error) {
 	cmd.Stdout, cmd.Stderr = out.Stdout, out.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: out.Credential}
 	return cmd, out.Close, nil
-}
-
-// Output is a container's standard output and error, opened for its first
-// process, and the user it runs as.
-type Output struct {
-	Stdout, Stderr *os.File
-	// Credential is spec.User's, nil when that is the agent's own user or
-	// none is given; Home is that user's home directory.
-	Credential *syscall.Credential
-	Home       string
-}
-
-// Close closes the files.
-func (o Output) Close() {
-	o.Stdout.Close()
-	o.Stderr.Close()
-}
-
-// OpenOutput resolves spec.User, gives the sandbox to that user and opens
-// spec.Stdout and spec.Stderr for appending as that user (see Output.open).
-func OpenOutput(spec LaunchSpec) (Output, error) {
-	cred, home, err := credentialFor(spec.User)
-	if err != nil {
-		return Output{}, err
-	}
-	if cred != nil {
-		if err := os.Chown(spec.Sandbox, int(cred.Uid), int(cred.Gid)); err != nil {
-			return Output{}, fmt.Errorf("containerizer: giving sandbox to user %q: %w", spec.User, err)
-		}
-	}
-	return Output{Credential: cred, Home: home}.open(spec)
-}
-
-// Reopen opens spec's output files again for appending, as the user
-// OpenOutput resolved, without resolving it or touching the sandbox
-// again: for an executor that keeps no file open between its tasks.
-func (o Output) Reopen(spec LaunchSpec) (Output, error) {
-	return Output{Credential: o.Credential, Home: o.Home}.open(spec)
-}
-
-// open opens spec's output files for appending with o's user's file-system
-// identity: the sandbox is that user's, and whatever the user's processes
-// left there (a symlink to a file of root's, say) is opened only if the
-// user could open it.
-func (o Output) open(spec LaunchSpec) (Output, error) {
-	err := asuser.Do(o.Credential, func() error {
-		var err error
-		if o.Stdout, err = openOutput(spec.Stdout); err != nil {
-			return err
-		}
-		if o.Stderr, err = openOutput(spec.Stderr); err != nil {
-			o.Stdout.Close()
-		}
-		return err
-	})
-	if err != nil {
-		return Output{}, err
-	}
-	return o, nil
-}
-
-// openOutput opens a stdout/stderr file for appending.
-func openOutput(path string) (*os.File, error) {
-	if path == "" {
-		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("containerizer: opening %s: %w", path, err)
-	}
-	return f, nil
-}
-
-// credentialFor returns the credential and home directory to run as name;
-// nil when name is empty or is the agent's own user.
-func credentialFor(name string) (*syscall.Credential, string, error) {
-	if name == "" {
-		return nil, "", nil
-	}
-	cred, u, err := asuser.Resolve(name)
-	if err != nil {
-		return nil, "", fmt.Errorf("containerizer: %w", err)
-	}
-	if int(cred.Uid) == os.Geteuid() {
-		return nil, u.HomeDir, nil
-	}
-	if os.Geteuid() != 0 {
-		return nil, "", fmt.Errorf("containerizer: running as user %q needs root", name)
-	}
-	return cred, u.HomeDir, nil
 }
 
 // withEnv returns env with name set to value, replacing an earlier value.

@@ -347,15 +347,14 @@ func (c *Containerizer) configure(ct *container, cfg *initConfig, syncW *os.File
 }
 
 func (c *Containerizer) initCommand(spec containerizer.LaunchSpec, netns bool, syncR, errW *os.File) (*exec.Cmd, func(), error) {
-	stdout, err := openOutput(spec.Stdout)
+	// Confined to the sandbox: fetched archives may have put links in it.
+	// (Not as the user, who reaches the sandbox through a mount and may not
+	// be able to walk the host's path to it.)
+	out, err := containerizer.OpenSandboxOutput(spec)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("linux: %w", err)
 	}
-	stderr, err := openOutput(spec.Stderr)
-	if err != nil {
-		stdout.Close()
-		return nil, nil, err
-	}
+	stdout, stderr := out.Stdout, out.Stderr
 	flags := uintptr(syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
 	if netns {
 		flags |= syscall.CLONE_NEWNET
@@ -367,17 +366,6 @@ func (c *Containerizer) initCommand(spec containerizer.LaunchSpec, netns bool, s
 	cmd.ExtraFiles = []*os.File{syncR, errW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: flags}
 	return cmd, func() { stdout.Close(); stderr.Close() }, nil
-}
-
-func openOutput(path string) (*os.File, error) {
-	if path == "" {
-		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("linux: opening %s: %w", path, err)
-	}
-	return f, nil
 }
 
 // reap waits for the init, then ends the container.
