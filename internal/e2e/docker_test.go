@@ -194,3 +194,52 @@ func TestDockerTaskSurvivesAgentRestart(t *testing.T) {
 	}
 	waitUntil(t, "container "+name+" removed", 20*time.Second, func() bool { return !e.Exists(context.Background(), name) })
 }
+
+// TestDockerTaskChecksLookInsideTheContainer: a DOCKER task on a bridge
+// network (its loopback is its own, nothing published on the host) is
+// checked as Mesos' docker executor checks it: the HTTP health check dials
+// the container's own 127.0.0.1, and a COMMAND check runs in the container
+// (a file only the container has).
+func TestDockerTaskChecksLookInsideTheContainer(t *testing.T) {
+	c, _ := dockerCluster(t)
+	s := schedtest.Subscribe(t, c.master, wire.JSON, schedtest.FrameworkInfo("docker-checks"))
+	offer := s.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]
+	task := withMem(schedtest.CommandTask("web", offer,
+		`touch /tmp/only-in-the-container; mkdir -p /www; echo ok > /www/index.html; exec httpd -f -p 8080 -h /www`), 64)
+	task.Container = dockerContainer()
+	task.Container.Docker.Network = mesos.ContainerInfo_DockerInfo_BRIDGE.Enum()
+	task.HealthCheck = &mesos.HealthCheck{
+		Type:               mesos.HealthCheck_HTTP.Enum(),
+		Http:               &mesos.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(8080), Path: proto.String("/")},
+		DelaySeconds:       proto.Float64(0),
+		IntervalSeconds:    proto.Float64(0.5),
+		GracePeriodSeconds: proto.Float64(30),
+	}
+	task.Check = &mesos.CheckInfo{
+		Type: mesos.CheckInfo_COMMAND.Enum(),
+		Command: &mesos.CheckInfo_Command{Command: &mesos.CommandInfo{
+			Shell: proto.Bool(true), Value: proto.String("test -f /tmp/only-in-the-container")}},
+		DelaySeconds:    proto.Float64(0),
+		IntervalSeconds: proto.Float64(0.5),
+	}
+	s.Launch(offer, task)
+	healthy, checked := false, false
+	deadline := time.Now().Add(60 * time.Second)
+	for !healthy || !checked {
+		if time.Now().After(deadline) {
+			t.Fatalf("healthy %v, command check passed %v after 60 s", healthy, checked)
+		}
+		st := s.NextUpdate()
+		s.Ack(st)
+		if st.GetState().IsTerminal() {
+			t.Fatalf("the task ended %v: %s", st.GetState(), st.GetMessage())
+		}
+		healthy = healthy || st.GetHealthy()
+		if cmd := st.GetCheckStatus().GetCommand(); cmd != nil && cmd.ExitCode != nil && cmd.GetExitCode() == 0 {
+			checked = true
+		}
+	}
+	s.MustCall(&sched.Call{Type: sched.Call_KILL.Enum(), Kill: &sched.Call_Kill{
+		TaskId: &mesos.TaskID{Value: proto.String("web")}, AgentId: offer.GetAgentId()}})
+	waitForState(t, s, "web", mesos.TaskState_TASK_KILLED)
+}

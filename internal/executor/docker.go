@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"syscall"
 	"time"
@@ -32,7 +33,7 @@ func isDockerTask(info *mesos.TaskInfo) bool {
 // startDocker runs a DOCKER task through the Docker Engine, as Mesos'
 // docker executor does: container "mesos-<container id>", the sandbox at
 // /mnt/mesos/sandbox, its output into the sandbox's stdout and stderr.
-func (e *executor) startDocker(t *task) (runner, *launchError) {
+func (e *executor) startDocker(t *task) (*dockerRunner, *launchError) {
 	if e.cfg.DockerSocket == "" {
 		return nil, launchFailed("Docker tasks need the docker containerizer (--containerizers=docker,mesos)")
 	}
@@ -100,4 +101,45 @@ func (d *dockerRunner) signalGroup(sig syscall.Signal) error {
 	ctx, cancel := context.WithTimeout(d.ctx, dockerTimeout)
 	defer cancel()
 	return d.c.Kill(ctx, signalName(sig))
+}
+
+// probeTarget is where the task's checks look, as in Mesos' docker
+// executor: HTTP and TCP probes dial from the container's network
+// namespace (its loopback is not the host's unless it shares the host's
+// network), and COMMAND checks run in the container (`docker exec`).
+func (d *dockerRunner) probeTarget(ctx context.Context) probeTarget {
+	target := probeTarget{dial: (&net.Dialer{}).DialContext, command: d.execProbe}
+	ctx, cancel := context.WithTimeout(ctx, dockerTimeout)
+	defer cancel()
+	switch ns, err := d.c.NetNS(ctx); {
+	case err != nil:
+		target.dial = func(context.Context, string, string) (net.Conn, error) { return nil, err }
+	case ns != "":
+		target.dial = dialerIn(ns)
+	}
+	return target
+}
+
+// execProbe runs a COMMAND check in the container; a shell command runs
+// under sh -c, as the task's own would.
+func (d *dockerRunner) execProbe(cmd *mesos.CommandInfo) probeFunc {
+	argv := cmd.GetArguments()
+	switch {
+	case cmd.GetShell():
+		argv = []string{"sh", "-c", cmd.GetValue()}
+	case len(argv) == 0:
+		argv = []string{cmd.GetValue()}
+	}
+	env := commandVariables(cmd)
+	return func(ctx context.Context) probeOutcome {
+		code, err := d.c.Exec(ctx, argv, env)
+		if ctx.Err() != nil {
+			return probeOutcome{err: fmt.Errorf("command check timed out: %w", ctx.Err())}
+		}
+		if err != nil {
+			return probeOutcome{err: err}
+		}
+		exit := int32(code)
+		return probeOutcome{exitCode: &exit}
+	}
 }

@@ -49,9 +49,9 @@ type healthState struct {
 
 func secondsOf(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// startProbes starts t's health check and check, if it has them; spec is
-// how the task was started, which command probes copy.
-func (e *executor) startProbes(t *task, spec processSpec) {
+// startProbes starts t's health check and check, if it has them, against
+// target.
+func (e *executor) startProbes(t *task, target probeTarget) {
 	hc, ck := t.info.GetHealthCheck(), t.info.GetCheck()
 	if hc == nil && ck == nil {
 		return
@@ -65,13 +65,13 @@ func (e *executor) startProbes(t *task, spec processSpec) {
 			maxFailures:  max(1, hc.GetConsecutiveFailures()),
 			initializing: true,
 		}
-		p := healthProbe(hc, spec)
+		p := healthProbe(hc, target)
 		sched := probeSchedule{secondsOf(hc.GetDelaySeconds()), secondsOf(hc.GetIntervalSeconds()), secondsOf(hc.GetTimeoutSeconds())}
 		e.helpers.Go(func() { e.runProbes(ctx, t, probeHealth, sched, p) })
 	}
 	if ck != nil {
 		t.checkStatus = &mesos.CheckStatusInfo{Type: ck.Type}
-		p := checkProbe(ck, spec)
+		p := checkProbe(ck, target)
 		sched := probeSchedule{secondsOf(ck.GetDelaySeconds()), secondsOf(ck.GetIntervalSeconds()), secondsOf(ck.GetTimeoutSeconds())}
 		e.helpers.Go(func() { e.runProbes(ctx, t, probeCheck, sched, p) })
 	}

@@ -60,9 +60,29 @@ func (o probeOutcome) checkStatus(typ mesos.CheckInfo_Type) *mesos.CheckStatusIn
 	return s
 }
 
-// healthProbe is the probe of a health check; COMMAND checks run like the
-// task (same environment, root and user).
-func healthProbe(hc *mesos.HealthCheck, task processSpec) probeFunc {
+// dialFunc makes a connection, as net.Dialer.DialContext does.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// probeTarget is where a task's checks look: the network their HTTP and
+// TCP probes dial from (the task's own: a Docker task's container has a
+// loopback of its own), and how a COMMAND check runs.
+type probeTarget struct {
+	dial    dialFunc
+	command func(cmd *mesos.CommandInfo) probeFunc
+}
+
+// processTarget is the target of a task run as a process: its probes dial
+// from the executor's network, and its COMMAND checks run like the task
+// (same environment, root and user).
+func processTarget(task processSpec) probeTarget {
+	return probeTarget{
+		dial:    (&net.Dialer{}).DialContext,
+		command: func(cmd *mesos.CommandInfo) probeFunc { return commandProbe(cmd, task) },
+	}
+}
+
+// healthProbe is the probe of a health check.
+func healthProbe(hc *mesos.HealthCheck, target probeTarget) probeFunc {
 	switch {
 	case hc.GetType() == mesos.HealthCheck_HTTP:
 		h := hc.GetHttp()
@@ -70,11 +90,11 @@ func healthProbe(hc *mesos.HealthCheck, task processSpec) probeFunc {
 		if scheme == "" {
 			scheme = "http"
 		}
-		return httpProbe(scheme, loopback(h.GetProtocol()), h.GetPort(), h.GetPath())
+		return httpProbe(scheme, loopback(h.GetProtocol()), h.GetPort(), h.GetPath(), target.dial)
 	case hc.GetType() == mesos.HealthCheck_TCP:
-		return tcpProbe(loopback(hc.GetTcp().GetProtocol()), hc.GetTcp().GetPort())
+		return tcpProbe(loopback(hc.GetTcp().GetProtocol()), hc.GetTcp().GetPort(), target.dial)
 	case hc.GetCommand() != nil:
-		return commandProbe(hc.GetCommand(), task)
+		return target.command(hc.GetCommand())
 	}
 	return func(context.Context) probeOutcome {
 		return probeOutcome{err: fmt.Errorf("health check of type %s has nothing to run", hc.GetType())}
@@ -82,14 +102,14 @@ func healthProbe(hc *mesos.HealthCheck, task processSpec) probeFunc {
 }
 
 // checkProbe is the probe of a general check.
-func checkProbe(ck *mesos.CheckInfo, task processSpec) probeFunc {
+func checkProbe(ck *mesos.CheckInfo, target probeTarget) probeFunc {
 	switch ck.GetType() {
 	case mesos.CheckInfo_HTTP:
-		return httpProbe("http", "127.0.0.1", ck.GetHttp().GetPort(), ck.GetHttp().GetPath())
+		return httpProbe("http", "127.0.0.1", ck.GetHttp().GetPort(), ck.GetHttp().GetPath(), target.dial)
 	case mesos.CheckInfo_TCP:
-		return tcpProbe("127.0.0.1", ck.GetTcp().GetPort())
+		return tcpProbe("127.0.0.1", ck.GetTcp().GetPort(), target.dial)
 	case mesos.CheckInfo_COMMAND:
-		return commandProbe(ck.GetCommand().GetCommand(), task)
+		return target.command(ck.GetCommand().GetCommand())
 	}
 	return func(context.Context) probeOutcome {
 		return probeOutcome{err: fmt.Errorf("check of type %s is not supported", ck.GetType())}
@@ -106,10 +126,11 @@ func loopback(p mesos.NetworkInfo_Protocol) string {
 
 // httpProbe GETs scheme://host:port/path, following redirects; any status
 // counts as a result.
-func httpProbe(scheme, host string, port uint32, path string) probeFunc {
+func httpProbe(scheme, host string, port uint32, path string, dial dialFunc) probeFunc {
 	url := scheme + "://" + net.JoinHostPort(host, strconv.Itoa(int(port))) + path
 	return func(ctx context.Context) probeOutcome {
-		transport := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}
+		transport := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true,
+			DialContext: dial}
 		defer transport.CloseIdleConnections()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -126,10 +147,10 @@ func httpProbe(scheme, host string, port uint32, path string) probeFunc {
 }
 
 // tcpProbe connects to host:port.
-func tcpProbe(host string, port uint32) probeFunc {
+func tcpProbe(host string, port uint32, dial dialFunc) probeFunc {
 	addr := net.JoinHostPort(host, strconv.Itoa(int(port)))
 	return func(ctx context.Context) probeOutcome {
-		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		conn, err := dial(ctx, "tcp", addr)
 		ok := err == nil
 		if ok {
 			conn.Close()

@@ -179,7 +179,7 @@ func (e *executor) startTask(t *task) {
 	}
 	t.proc = proc
 	e.helpers.Go(func() { e.awaitExit(t, proc) })
-	e.startProbes(t, spec)
+	e.startProbes(t, processTarget(spec))
 	e.queue(e.runningStatus(t))
 	if info.GetMaxCompletionTime() != nil {
 		e.setTimer(t, timerMaxCompletion, durationOf(info.GetMaxCompletionTime()))
@@ -196,7 +196,7 @@ func (e *executor) startDockerTask(t *task) {
 	}
 	t.proc = r
 	e.helpers.Go(func() { e.awaitExit(t, r) })
-	e.startProbes(t, processSpec{env: os.Environ()})
+	e.startProbes(t, r.probeTarget(e.ctx))
 	e.queue(e.runningStatus(t))
 	if t.info.GetMaxCompletionTime() != nil {
 		e.setTimer(t, timerMaxCompletion, durationOf(t.info.GetMaxCompletionTime()))
