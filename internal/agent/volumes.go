@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/internal/asuser"
 	"github.com/agoraproject/agora/internal/protocol"
@@ -147,35 +145,8 @@ func reservationRole(r *mesos.Resource) string {
 // checkpointed ones applied. A checkpointed resource that does not fit
 // the static ones (--resources changed) is left out. Callers hold a.mu.
 func (a *Agent) totalResources() resources.Resources {
-	total := mustResources(a.resources)
-	for _, p := range mustResources(a.checkpointed).ToProto(resources.PostRefinement) {
-		base, err := resources.FromProto([]*mesos.Resource{baseResource(p)})
-		if err != nil || !total.Contains(base) {
-			continue
-		}
-		total = total.Subtract(base).Add(resources.MustFromProto([]*mesos.Resource{p}))
-	}
+	total, _ := resources.WithCheckpointed(mustResources(a.resources), mustResources(a.checkpointed))
 	return total
-}
-
-// baseResource is the plain resource a checkpointed one was made from:
-// without persistence and without the dynamic reservations on top of its
-// stack.
-func baseResource(p *mesos.Resource) *mesos.Resource {
-	b := proto.CloneOf(p)
-	b.Shared = nil
-	if b.Disk != nil && b.Disk.Persistence != nil {
-		b.Disk = nil
-		if src := p.GetDisk().GetSource(); src != nil {
-			b.Disk = &mesos.Resource_DiskInfo{Source: src}
-		}
-	}
-	n := len(b.Reservations)
-	for n > 0 && b.Reservations[n-1].GetType() == mesos.Resource_ReservationInfo_DYNAMIC {
-		n--
-	}
-	b.Reservations = b.Reservations[:n]
-	return b
 }
 
 // exposeVolumes links the persistent volumes among rs into ex's sandbox.

@@ -298,33 +298,11 @@ func (m *Master) agentTotal(info *mesos.AgentInfo, reported []*mesos.Resource) r
 		m.log.Warn("agent reported invalid checkpointed resources", "agent_id", info.GetId().GetValue(), "error", err)
 		return total
 	}
-	for _, p := range cp.ToProto(resources.PostRefinement) {
-		one := resources.MustFromProto([]*mesos.Resource{p})
-		base, err := resources.FromProto([]*mesos.Resource{baseResource(p)})
-		if err != nil || !total.Contains(base) {
-			m.log.Warn("agent's checkpointed resource does not fit its resources", "agent_id", info.GetId().GetValue(), "resource", one.String())
-			continue
-		}
-		total = total.Subtract(base).Add(one)
+	total, unfit := resources.WithCheckpointed(total, cp)
+	for _, one := range unfit {
+		m.log.Warn("agent's checkpointed resource does not fit its resources", "agent_id", info.GetId().GetValue(), "resource", one.String())
 	}
 	return total
-}
-
-// baseResource is the plain resource a checkpointed one was made from: no
-// persistence and no dynamic reservations on top of the stack.
-func baseResource(p *mesos.Resource) *mesos.Resource {
-	b := proto.Clone(p).(*mesos.Resource)
-	b.Shared = nil
-	if b.Disk != nil && b.Disk.Persistence != nil {
-		b.Disk = nil
-		if src := p.GetDisk().GetSource(); src != nil {
-			b.Disk = &mesos.Resource_DiskInfo{Source: src}
-		}
-	}
-	for n := len(b.Reservations); n > 0 && b.Reservations[n-1].GetType() == mesos.Resource_ReservationInfo_DYNAMIC; n-- {
-		b.Reservations = b.Reservations[:n-1]
-	}
-	return b
 }
 
 // operationStatus tells a framework what became of an offer operation it
