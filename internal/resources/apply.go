@@ -123,10 +123,15 @@ func destroyConversions(volumes []*mesos.Resource) ([]conversion, error) {
 	})
 }
 
+// growConversions: the volume and the addition (plain disk of the same
+// reservations and source) become one larger volume.
 func growConversions(grow *mesos.Offer_Operation_GrowVolume) ([]conversion, error) {
-	vol, err := singleVolume(grow.GetVolume())
+	vol, err := resizableVolume(grow.GetVolume())
 	if err != nil {
 		return nil, err
+	}
+	if grow.GetAddition() == nil {
+		return nil, fmt.Errorf("%w: missing addition", ErrInvalid)
 	}
 	addition, err := FromProto([]*mesos.Resource{grow.GetAddition()})
 	if err != nil {
@@ -136,14 +141,22 @@ func growConversions(grow *mesos.Offer_Operation_GrowVolume) ([]conversion, erro
 	if extra <= 0 || len(addition.entries) != 1 {
 		return nil, fmt.Errorf("%w: addition %s must be a single non-empty disk", ErrInvalid, addition)
 	}
+	if plain, err := strippedVolume(vol); err != nil || !plain.withScalar(extra).Equal(addition) {
+		return nil, fmt.Errorf("%w: addition %s must be disk with the volume's reservations and source", ErrInvalid, addition)
+	}
 	grown := vol.withScalar(addScalar(vol.entries[0].scalar, extra))
 	return []conversion{{consumed: vol.Add(addition), converted: grown}}, nil
 }
 
+// shrinkConversions: the volume becomes a smaller one and plain disk of
+// its reservations and source.
 func shrinkConversions(shrink *mesos.Offer_Operation_ShrinkVolume) ([]conversion, error) {
-	vol, err := singleVolume(shrink.GetVolume())
+	vol, err := resizableVolume(shrink.GetVolume())
 	if err != nil {
 		return nil, err
+	}
+	if shrink.GetSubtract() == nil {
+		return nil, fmt.Errorf("%w: missing subtract", ErrInvalid)
 	}
 	by := ScalarFromFloat(shrink.GetSubtract().GetValue())
 	size := vol.entries[0].scalar
@@ -156,6 +169,23 @@ func shrinkConversions(shrink *mesos.Offer_Operation_ShrinkVolume) ([]conversion
 	}
 	freed := stripped.withScalar(by)
 	return []conversion{{consumed: vol, converted: vol.withScalar(size - by).Add(freed)}}, nil
+}
+
+// resizableVolume is the volume a GROW_VOLUME or SHRINK_VOLUME resizes:
+// as in Mesos, neither a shared volume nor one on a MOUNT disk (whose size
+// is the whole device) can change size.
+func resizableVolume(r *mesos.Resource) (Resources, error) {
+	vol, err := singleVolume(r)
+	if err != nil {
+		return Resources{}, err
+	}
+	switch {
+	case r.Shared != nil:
+		return Resources{}, fmt.Errorf("%w: shared volume %s cannot be resized", ErrInvalid, vol)
+	case r.GetDisk().GetSource().GetType() == mesos.Resource_DiskInfo_Source_MOUNT:
+		return Resources{}, fmt.Errorf("%w: volume %s on a MOUNT disk cannot be resized", ErrInvalid, vol)
+	}
+	return vol, nil
 }
 
 func singleVolume(r *mesos.Resource) (Resources, error) {

@@ -159,6 +159,35 @@ func TestApplyGrowShrinkVolume(t *testing.T) {
 	}
 }
 
+// TestGrowShrinkRefusals: the addition must be the volume's kind of disk;
+// shared volumes and volumes on MOUNT disks keep their size (Mesos).
+func TestGrowShrinkRefusals(t *testing.T) {
+	unreserved := scalarRes("disk", 500)
+	total := res(volumeRes("v1", 100, "eng"), withStack(scalarRes("disk", 50), dynamicRes("eng", "ops")), unreserved)
+	grow := func(vol, addition *mesos.Resource) *mesos.Offer_Operation {
+		return &mesos.Offer_Operation{Type: mesos.Offer_Operation_GROW_VOLUME.Enum(),
+			GrowVolume: &mesos.Offer_Operation_GrowVolume{Volume: vol, Addition: addition}}
+	}
+	shared := volumeRes("v1", 100, "eng")
+	shared.Shared = &mesos.Resource_SharedInfo{}
+	mount := volumeRes("v1", 100, "eng")
+	mount.Disk.Source = &mesos.Resource_DiskInfo_Source{Type: mesos.Resource_DiskInfo_Source_MOUNT.Enum(),
+		Mount: &mesos.Resource_DiskInfo_Source_Mount{Root: proto.String("/mnt/d1")}}
+	for name, op := range map[string]*mesos.Offer_Operation{
+		"unreserved addition":  grow(volumeRes("v1", 100, "eng"), scalarRes("disk", 30)),
+		"other role addition":  grow(volumeRes("v1", 100, "eng"), withStack(scalarRes("disk", 30), dynamicRes("ops", "ops"))),
+		"no addition":          grow(volumeRes("v1", 100, "eng"), nil),
+		"shared volume":        grow(shared, withStack(scalarRes("disk", 30), dynamicRes("eng", "ops"))),
+		"volume on MOUNT disk": grow(mount, withStack(scalarRes("disk", 30), dynamicRes("eng", "ops"))),
+		"shrink without amount": {Type: mesos.Offer_Operation_SHRINK_VOLUME.Enum(),
+			ShrinkVolume: &mesos.Offer_Operation_ShrinkVolume{Volume: volumeRes("v1", 100, "eng")}},
+	} {
+		if got, err := total.Apply(op); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Apply = %s, %v; want ErrInvalid", name, got, err)
+		}
+	}
+}
+
 func TestApplyErrors(t *testing.T) {
 	total := mustParse(t, "cpus:2")
 	tests := []struct {
