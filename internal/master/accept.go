@@ -39,7 +39,8 @@ func (m *Master) accept(fw *framework, a *scheduler.Call_Accept, now time.Time) 
 		case mesos.Offer_Operation_LAUNCH_GROUP:
 			available = m.launchGroup(fw, ag, role, available, op.GetLaunchGroup(), now)
 		case mesos.Offer_Operation_RESERVE, mesos.Offer_Operation_UNRESERVE,
-			mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY:
+			mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY,
+			mesos.Offer_Operation_GROW_VOLUME, mesos.Offer_Operation_SHRINK_VOLUME:
 			available = m.acceptConversion(fw, ag, role, available, op)
 		default:
 			m.unsupportedOperation(fw, ag, op)

@@ -81,6 +81,8 @@ var operatorCalls = map[masterpb.Call_Type]operatorCall{
 	masterpb.Call_UNRESERVE_RESOURCES: (*Master).opUnreserveResources,
 	masterpb.Call_CREATE_VOLUMES:      (*Master).opCreateVolumes,
 	masterpb.Call_DESTROY_VOLUMES:     (*Master).opDestroyVolumes,
+	masterpb.Call_GROW_VOLUME:         (*Master).opGrowVolume,
+	masterpb.Call_SHRINK_VOLUME:       (*Master).opShrinkVolume,
 
 	masterpb.Call_GET_MAINTENANCE_STATUS:      (*Master).opGetMaintenanceStatus,
 	masterpb.Call_GET_MAINTENANCE_SCHEDULE:    (*Master).opGetMaintenanceSchedule,

@@ -63,6 +63,24 @@ func (m *Master) opDestroyVolumes(ctx context.Context, call *masterpb.Call) (ope
 		Destroy: &mesos.Offer_Operation_Destroy{Volumes: r.GetVolumes()}})
 }
 
+func (m *Master) opGrowVolume(ctx context.Context, call *masterpb.Call) (operatorResult, error) {
+	r := call.GetGrowVolume()
+	if r == nil {
+		return operatorResult{}, apihttp.Errorf(http.StatusBadRequest, "Expecting 'grow_volume' to be present")
+	}
+	return m.operatorConversion(ctx, r.GetAgentId(), &mesos.Offer_Operation{Type: mesos.Offer_Operation_GROW_VOLUME.Enum(),
+		GrowVolume: &mesos.Offer_Operation_GrowVolume{Volume: r.GetVolume(), Addition: r.GetAddition()}})
+}
+
+func (m *Master) opShrinkVolume(ctx context.Context, call *masterpb.Call) (operatorResult, error) {
+	r := call.GetShrinkVolume()
+	if r == nil {
+		return operatorResult{}, apihttp.Errorf(http.StatusBadRequest, "Expecting 'shrink_volume' to be present")
+	}
+	return m.operatorConversion(ctx, r.GetAgentId(), &mesos.Offer_Operation{Type: mesos.Offer_Operation_SHRINK_VOLUME.Enum(),
+		ShrinkVolume: &mesos.Offer_Operation_ShrinkVolume{Volume: r.GetVolume(), Subtract: r.GetSubtract()}})
+}
+
 // operatorConversion applies an operator's conversion to the agent's free
 // resources: 400 for an invalid one or an unknown agent, 409 when the
 // agent is disconnected or its unused resources lack what it consumes, 202
@@ -114,8 +132,8 @@ func (m *Master) convertAvailable(ag *agent, op *mesos.Offer_Operation) error {
 	return nil
 }
 
-// acceptConversion applies a RESERVE, UNRESERVE, CREATE or DESTROY of an
-// ACCEPT to the offered resources still available, and returns what they
+// acceptConversion applies a RESERVE, UNRESERVE, CREATE, DESTROY,
+// GROW_VOLUME or SHRINK_VOLUME of an ACCEPT to the offered resources still available, and returns what they
 // became. A failing operation is dropped (with OPERATION_ERROR when it has
 // an ID) and changes nothing.
 func (m *Master) acceptConversion(fw *framework, ag *agent, role string, available resources.Resources, op *mesos.Offer_Operation) resources.Resources {
@@ -152,7 +170,37 @@ func (m *Master) allocatedOperation(fw *framework, role string, op *mesos.Offer_
 		}
 		*list = res.ToProto(resources.PostRefinement)
 	}
+	for _, one := range operationResource(out) {
+		if *one == nil {
+			continue // validateConversion says what is missing
+		}
+		res, err := m.taskResources(fw, role, []*mesos.Resource{*one})
+		if err != nil {
+			return nil, err
+		}
+		if ps := res.ToProto(resources.PostRefinement); len(ps) == 1 {
+			*one = ps[0]
+		}
+	}
 	return out, nil
+}
+
+// operationResource are the single resources of a GROW_VOLUME (the volume,
+// the addition) or a SHRINK_VOLUME (the volume), to read or replace.
+func operationResource(op *mesos.Offer_Operation) []**mesos.Resource {
+	switch op.GetType() {
+	case mesos.Offer_Operation_GROW_VOLUME:
+		if op.GrowVolume == nil {
+			op.GrowVolume = &mesos.Offer_Operation_GrowVolume{}
+		}
+		return []**mesos.Resource{&op.GrowVolume.Volume, &op.GrowVolume.Addition}
+	case mesos.Offer_Operation_SHRINK_VOLUME:
+		if op.ShrinkVolume == nil {
+			op.ShrinkVolume = &mesos.Offer_Operation_ShrinkVolume{}
+		}
+		return []**mesos.Resource{&op.ShrinkVolume.Volume}
+	}
+	return nil
 }
 
 // operationResources are the resource lists of a conversion, to read or
@@ -191,6 +239,17 @@ func operationResources(op *mesos.Offer_Operation) []*[]*mesos.Resource {
 // need a persistence ID and a volume, and are not unreserved. role, when
 // set (an ACCEPT), is the role every reservation must be for.
 func validateConversion(op *mesos.Offer_Operation, role string) error {
+	if one := operationResource(proto.Clone(op).(*mesos.Offer_Operation)); one != nil {
+		// A resize: the volume is checked here, the rest by the resource
+		// algebra (the addition's kind, the sizes).
+		if *one[0] == nil {
+			return fmt.Errorf("no volume given")
+		}
+		if _, err := resources.FromProto([]*mesos.Resource{*one[0]}); err != nil {
+			return err
+		}
+		return checkConverted(op.GetType(), *one[0], role)
+	}
 	lists := operationResources(proto.Clone(op).(*mesos.Offer_Operation))
 	if len(lists) == 0 {
 		return fmt.Errorf("not a resource conversion")
@@ -223,7 +282,8 @@ func checkConverted(t mesos.Offer_Operation_Type, p *mesos.Resource, role string
 		return fmt.Errorf("%s is not dynamically reserved", p.GetName())
 	case t == mesos.Offer_Operation_UNRESERVE && volume:
 		return fmt.Errorf("persistent volume %q must be destroyed before it is unreserved", p.GetDisk().GetPersistence().GetId())
-	case (t == mesos.Offer_Operation_CREATE || t == mesos.Offer_Operation_DESTROY) && (!volume || p.GetName() != "disk"):
+	case (t == mesos.Offer_Operation_CREATE || t == mesos.Offer_Operation_DESTROY || t == mesos.Offer_Operation_GROW_VOLUME ||
+		t == mesos.Offer_Operation_SHRINK_VOLUME) && (!volume || p.GetName() != "disk"):
 		return fmt.Errorf("%s is not a persistent volume", p.GetName())
 	case t == mesos.Offer_Operation_CREATE && p.GetDisk().GetVolume() == nil:
 		return fmt.Errorf("persistent volume %q has no 'volume'", p.GetDisk().GetPersistence().GetId())
