@@ -2,11 +2,13 @@
 //
 // The agent and the executor host run as root, yet they create, open and
 // link files in sandboxes that belong to a task's user, whose processes
-// may have left symlinks, hard links or FIFOs there by the time the work
-// is done. Done as root, opening <sandbox>/stderr could append to
+// may have left symlinks or hard links there by the time the work is
+// done. Done as root, opening <sandbox>/stderr could append to
 // /etc/shadow. Done as the user, the kernel's own permission checks keep
 // the work to what the user could do anyway, as Mesos gets by running its
-// executors and fetcher as the user.
+// executors and fetcher as the user. The user needs to be able to walk
+// the host's path to the sandbox, as any task of theirs run as a process
+// does.
 //
 // Do switches only the calling OS thread's file-system identity (fsuid,
 // fsgid and supplementary groups, which setfsuid(2) and a raw setgroups(2)
