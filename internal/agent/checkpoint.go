@@ -80,10 +80,9 @@ func (a *Agent) prepareSandbox(ex *executor) error {
 	if err := makeRunDir(ex.directory); err != nil {
 		return fmt.Errorf("creating sandbox: %w", err)
 	}
-	// The sandbox is its user's from the start, as in Mesos: what goes
-	// into it (fetched files, volume links) is put there as that user. A
-	// user unknown here is left to the containerizer to refuse (a Docker
-	// task's user is the image's).
+	// The sandbox is its user's from the start, as in Mesos: the fetcher
+	// writes into it as that user. A user unknown here is left to the
+	// fetcher and the containerizer to refuse, with their reasons.
 	if cred, err := asuser.Lookup(ex.user); err == nil && cred != nil {
 		if err := os.Chown(ex.directory, int(cred.Uid), int(cred.Gid)); err != nil {
 			return fmt.Errorf("giving the sandbox to user %q: %w", ex.user, err)
