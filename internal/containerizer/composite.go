@@ -75,14 +75,20 @@ func (c *Composite) own(containerID string, o Containerizer) {
 	c.mu.Unlock()
 }
 
-// Launch starts the container with the containerizer its type picks.
+// Launch starts the container with the containerizer its type picks, or
+// with Mesos when the executor host declines it (ErrUnavailable).
 func (c *Composite) Launch(ctx context.Context, spec LaunchSpec) (int, error) {
 	o, err := c.chooseFor(spec)
 	if err != nil {
 		return 0, err
 	}
 	c.own(spec.ContainerID, o)
-	return o.Launch(ctx, spec)
+	pid, err := o.Launch(ctx, spec)
+	if errors.Is(err, ErrUnavailable) && o != c.Mesos {
+		c.own(spec.ContainerID, c.Mesos)
+		return c.Mesos.Launch(ctx, spec)
+	}
+	return pid, err
 }
 
 // Wait waits on the container's containerizer.

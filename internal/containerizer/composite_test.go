@@ -74,3 +74,33 @@ func TestCompositeForgetsWithItsContainerizer(t *testing.T) {
 		t.Errorf("the running container lost its route: %v", err)
 	}
 }
+
+// declining is an executor host that takes no new container.
+type declining struct{ *fake.Containerizer }
+
+func (declining) Launch(context.Context, containerizer.LaunchSpec) (int, error) {
+	return 0, containerizer.ErrUnavailable
+}
+
+func (d declining) Adopt(_ context.Context, known []containerizer.RecoverSpec) ([]containerizer.RecoverSpec, error) {
+	return known, nil
+}
+
+// TestCompositeLaunchesWithMesosWhenTheHostDeclines: a built-in executor
+// the executor host declines (ErrUnavailable) is launched by the Mesos
+// containerizer, which then owns it.
+func TestCompositeLaunchesWithMesosWhenTheHostDeclines(t *testing.T) {
+	ctx := context.Background()
+	mesosC := fake.New()
+	c := containerizer.NewComposite(mesosC, nil)
+	c.Hosted = declining{fake.New()}
+	if _, err := c.Launch(ctx, containerizer.LaunchSpec{ContainerID: "e1", Argv: []string{"true"}, BuiltinExecutor: true}); err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	if specs := mesosC.Specs(); len(specs) != 1 || specs[0].ContainerID != "e1" {
+		t.Fatalf("mesos launched %v, want e1", specs)
+	}
+	if err := c.Destroy(ctx, "e1"); err != nil {
+		t.Errorf("Destroy did not reach the Mesos containerizer: %v", err)
+	}
+}

@@ -45,6 +45,11 @@ import (
 // or recovered.
 var ErrUnknownContainer = errors.New("containerizer: unknown container")
 
+// ErrUnavailable is returned by a containerizer that takes no new
+// container for now (an executor host of another version, draining); the
+// Composite launches the container with its Mesos containerizer instead.
+var ErrUnavailable = errors.New("containerizer: not taking new containers")
+
 // LaunchSpec describes one container's first process.
 type LaunchSpec struct {
 	// ContainerID names the container; the agent makes it (a random UUID).

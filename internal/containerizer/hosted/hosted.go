@@ -83,9 +83,14 @@ type Containerizer struct {
 	// it knows, has run; later ones (for orphans) leave the host alone.
 	adopted bool
 
-	mu         sync.Mutex
-	watching   bool // a watch stream is open to a live host
-	containers map[string]*hostedContainer
+	mu       sync.Mutex
+	watching bool // a watch stream is open to a live host
+	// outdated: the host watched last speaks another protocol version
+	// (hostProtocol, not host.Protocol); it gets no new container and is
+	// let go once its last one has ended.
+	outdated     bool
+	hostProtocol int
+	containers   map[string]*hostedContainer
 }
 
 type hostedContainer struct {
@@ -126,6 +131,9 @@ func (h *Containerizer) Launch(ctx context.Context, spec containerizer.LaunchSpe
 	}
 	if err := h.ensureHost(ctx); err != nil {
 		return 0, err
+	}
+	if v, outdated := h.hostOutdated(); outdated {
+		return 0, fmt.Errorf("hosted: the executor host speaks protocol %d, this agent %d: %w", v, host.Protocol, containerizer.ErrUnavailable)
 	}
 	c := &hostedContainer{done: make(chan struct{}), launching: true, sandbox: spec.Sandbox}
 	h.mu.Lock()
@@ -308,6 +316,28 @@ func (h *Containerizer) finish(containerID string, status containerizer.ExitStat
 	}
 	c.status = status
 	close(c.done)
+}
+
+// hostOutdated reports whether the host last watched speaks another
+// protocol version, and which.
+func (h *Containerizer) hostOutdated() (version int, outdated bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.hostProtocol, h.outdated
+}
+
+// drained reports whether an outdated host holds no live container of
+// ours any more: it can be let go. Callers hold h.mu.
+func (h *Containerizer) drained() bool {
+	if !h.outdated {
+		return false
+	}
+	for _, c := range h.containers {
+		if !containerizer.Ended(c.done) {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *Containerizer) hostAlive() bool {

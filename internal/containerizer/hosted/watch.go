@@ -37,6 +37,7 @@ func (h *Containerizer) watch(ctx context.Context, adopt func(id string) bool) (
 	lines := bufio.NewScanner(resp.Body)
 	lines.Buffer(make([]byte, 4096), maxWatchLine)
 	var states []host.WatchLine
+	var synced host.WatchLine
 	for {
 		line, err := nextLine(lines)
 		if err != nil {
@@ -44,20 +45,31 @@ func (h *Containerizer) watch(ctx context.Context, adopt func(id string) bool) (
 			return nil, fmt.Errorf("reading the executor host's containers: %w", err)
 		}
 		if line.Synced {
+			synced = line
 			break
 		}
 		states = append(states, line)
 	}
-	h.reconcile(states, adopt)
+	if h.reconcile(states, adopt, synced.Protocol) {
+		resp.Body.Close() // outdated and idle: let it exit
+		return states, nil
+	}
 	go h.follow(resp.Body, lines)
 	return states, nil
 }
 
 // reconcile makes the known containers agree with the host's list: those
-// it ended, or does not hold, have ended.
-func (h *Containerizer) reconcile(states []host.WatchLine, adopt func(id string) bool) {
+// it ended, or does not hold, have ended. It reports whether the host,
+// of protocol version, is outdated and holds nothing of ours: then it is
+// not watched.
+func (h *Containerizer) reconcile(states []host.WatchLine, adopt func(id string) bool, version int) (letGo bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.hostProtocol, h.outdated = version, version != host.Protocol // a host before version 1 says none: 0
+	if h.outdated {
+		h.log.Warn("the executor host speaks another protocol version: it gets no new executor, and is let go once its executors have ended",
+			"host_protocol", version, "agent_protocol", host.Protocol)
+	}
 	held := make(map[string]*host.Status, len(states))
 	for _, s := range states {
 		held[s.ContainerID] = s.Ended
@@ -79,12 +91,14 @@ func (h *Containerizer) reconcile(states []host.WatchLine, adopt func(id string)
 			close(c.done)
 		}
 	}
-	h.watching = true
+	h.watching = !h.drained()
+	return !h.watching
 }
 
-// follow reads ends until the stream breaks. Then, if the host still
-// answers, it watches again (the host drops a watcher that falls behind);
-// if not, every hosted container has ended with the host.
+// follow reads ends until the stream breaks, or an outdated host has no
+// live container of ours left (then it is let go). Otherwise, if the host
+// still answers, it watches again (the host drops a watcher that falls
+// behind); if not, every hosted container has ended with the host.
 func (h *Containerizer) follow(body io.ReadCloser, lines *bufio.Scanner) {
 	for {
 		line, err := nextLine(lines)
@@ -93,6 +107,10 @@ func (h *Containerizer) follow(body io.ReadCloser, lines *bufio.Scanner) {
 		}
 		if line.Ended != nil {
 			h.finish(line.ContainerID, line.Ended.ExitStatus())
+		}
+		if h.letGo() {
+			body.Close()
+			return
 		}
 	}
 	body.Close()
@@ -124,6 +142,19 @@ func (h *Containerizer) follow(body io.ReadCloser, lines *bufio.Scanner) {
 	if err := containerizer.KillSandboxProcesses(ctx, sandboxes); err != nil {
 		h.log.Error("killing what the dead executor host's tasks left", "err", err)
 	}
+}
+
+// letGo stops watching an outdated host that holds nothing of ours any
+// more, so that it idles out; it reports whether it did.
+func (h *Containerizer) letGo() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.drained() {
+		return false
+	}
+	h.watching = false
+	h.log.Info("letting the outdated executor host go: its executors have ended")
+	return true
 }
 
 // orphanKillTimeout bounds killing what a dead host's tasks left.

@@ -24,6 +24,12 @@
 //	                the host holds, then {"synced":true}, then one line
 //	                per container as it ends
 //
+// The first listing ends with the host's protocol version (Protocol). An
+// agent whose version differs launches no executor in that host: it keeps
+// watching the host's containers until the last has ended, then lets the
+// host idle out, launching executor processes meanwhile, and starts a host
+// of its own version on the next launch after.
+//
 // The host exits once it has had no live container and no watching agent
 // for its idle timeout. Should it die, its tasks' leaders die with it (the
 // parent-death signal); the agent sees the watch stream end, ends every
@@ -39,6 +45,11 @@ import (
 
 	"github.com/agoraproject/agora/internal/containerizer"
 )
+
+// Protocol is the version of the protocol between the agent and its host.
+// Raise it with any change an agent and a host of different builds would
+// not both understand.
+const Protocol = 1
 
 // SocketName is the abstract Unix socket of the host of the agent whose
 // work directory is workDir ("@" is Go's spelling of the abstract
@@ -112,10 +123,12 @@ func (s Status) ExitStatus() containerizer.ExitStatus {
 }
 
 // WatchLine is one line of GET /watch: a container's state (in the first
-// listing, with its sandbox), or the end of the first listing.
+// listing, with its sandbox), or the end of the first listing with the
+// host's Protocol (absent before version 1).
 type WatchLine struct {
 	ContainerID string  `json:"container_id,omitempty"`
 	Ended       *Status `json:"ended,omitempty"` // nil while it runs
 	Sandbox     string  `json:"sandbox,omitempty"`
 	Synced      bool    `json:"synced,omitempty"`
+	Protocol    int     `json:"protocol,omitempty"`
 }

@@ -239,7 +239,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json-seq")
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
-	for _, line := range append(lines, WatchLine{Synced: true}) {
+	for _, line := range append(lines, WatchLine{Synced: true, Protocol: Protocol}) {
 		enc.Encode(line)
 	}
 	flush := func() bool {

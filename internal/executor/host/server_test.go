@@ -102,8 +102,8 @@ func TestDestroyEndsTheExecutorAndTheWatchSaysSo(t *testing.T) {
 	if first := watch.next(); first.ContainerID != "c1" || first.Ended != nil {
 		t.Fatalf("first watch line %+v, want c1 running", first)
 	}
-	if synced := watch.next(); !synced.Synced {
-		t.Fatalf("second watch line %+v, want the end of the listing", synced)
+	if synced := watch.next(); !synced.Synced || synced.Protocol != Protocol {
+		t.Fatalf("second watch line %+v, want the end of the listing with protocol %d", synced, Protocol)
 	}
 
 	code, body := post(t, c, "/destroy", `{"container_id":"c1"}`)
