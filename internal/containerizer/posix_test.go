@@ -434,14 +434,7 @@ func TestPosixForgetDropsOnlyEndedContainers(t *testing.T) {
 // TestReopenOutputAppendsAsTheUser: reopened output files are appended
 // to, and one a task removed comes back owned by the task's user.
 func TestReopenOutputAppendsAsTheUser(t *testing.T) {
-	testenv.RequireRoot(t, "giving files to another user")
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skipf("no user nobody: %v", err)
-	}
-	spec := testSpec(t, "c1", "/bin/true")
-	spec.User = "nobody"
-	letAnyoneReach(spec.Sandbox)
+	spec, nobody := nobodySpec(t)
 	out, err := OpenOutput(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -474,13 +467,7 @@ func TestReopenOutputAppendsAsTheUser(t *testing.T) {
 // with a symlink to a file of root's does not get the next task's output
 // appended there, nor the file given to it.
 func TestReopenOutputRefusesTheUsersSymlink(t *testing.T) {
-	testenv.RequireRoot(t, "giving files to another user")
-	if _, err := user.Lookup("nobody"); err != nil {
-		t.Skipf("no user nobody: %v", err)
-	}
-	spec := testSpec(t, "c1", "/bin/true")
-	spec.User = "nobody"
-	letAnyoneReach(spec.Sandbox)
+	spec, _ := nobodySpec(t)
 	out, err := OpenOutput(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -505,6 +492,21 @@ func TestReopenOutputRefusesTheUsersSymlink(t *testing.T) {
 	if data, _ := os.ReadFile(private); string(data) != "root's\n" || fi.Sys().(*syscall.Stat_t).Uid != 0 {
 		t.Errorf("root's file was changed: %q, owner %d", data, fi.Sys().(*syscall.Stat_t).Uid)
 	}
+}
+
+// nobodySpec is a container spec run as nobody, whose sandbox nobody can
+// reach; it needs root.
+func nobodySpec(t *testing.T) (LaunchSpec, *user.User) {
+	t.Helper()
+	testenv.RequireRoot(t, "giving files to another user")
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	spec := testSpec(t, "c1", "/bin/true")
+	spec.User = "nobody"
+	letAnyoneReach(spec.Sandbox)
+	return spec, nobody
 }
 
 // letAnyoneReach opens the test's temp directories (0700) down to dir to
