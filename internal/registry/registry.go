@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -69,7 +70,13 @@ func Open(cfg Config) (*Registry, error) {
 }
 
 func (r *Registry) open(cfg Config) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	// The registry's own directory is private; directories made above it
+	// are not, as an agent's sandboxes may be below one of them (a master
+	// and an agent under /var/lib/agora) for other users to reach.
+	if err := os.MkdirAll(filepath.Dir(cfg.DataDir), 0o755); err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	if err := os.Mkdir(cfg.DataDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("registry: %w", err)
 	}
 	bolt := *bbolt.DefaultOptions
