@@ -111,3 +111,40 @@ func (m *Master) sendReconciliation(fw *framework, taskID, agentID string, state
 		fw.conn.send(updateEvent(forFramework(fw, status)))
 	}
 }
+
+// reconcileOperations answers RECONCILE_OPERATIONS. Agora applies offer
+// operations when it accepts them and keeps none afterwards (their
+// statuses carry no uuid to acknowledge), so each listed operation is
+// answered as Mesos answers one it no longer knows, by what the master
+// knows of its agent (reference §4): OPERATION_RECOVERING,
+// OPERATION_UNREACHABLE, OPERATION_GONE_BY_OPERATOR, else
+// OPERATION_UNKNOWN. An implicit reconciliation (none listed) has nothing
+// to report.
+func (m *Master) reconcileOperations(fw *framework, r *scheduler.Call_ReconcileOperations) {
+	if fw.conn == nil {
+		return
+	}
+	for _, op := range r.GetOperations() {
+		agentID := op.GetAgentId().GetValue()
+		state := mesos.OperationState_OPERATION_UNKNOWN
+		switch {
+		case agentID == "":
+		case m.agentRecovering(agentID):
+			state = mesos.OperationState_OPERATION_RECOVERING
+		case m.unknownTaskState(agentID) == mesos.TaskState_TASK_UNREACHABLE:
+			state = mesos.OperationState_OPERATION_UNREACHABLE
+		case m.unknownTaskState(agentID) == mesos.TaskState_TASK_GONE_BY_OPERATOR:
+			state = mesos.OperationState_OPERATION_GONE_BY_OPERATOR
+		}
+		fw.conn.send(&scheduler.Event{
+			Type: scheduler.Event_UPDATE_OPERATION_STATUS.Enum(),
+			UpdateOperationStatus: &scheduler.Event_UpdateOperationStatus{Status: &mesos.OperationStatus{
+				OperationId:        op.GetOperationId(),
+				State:              state.Enum(),
+				AgentId:            op.GetAgentId(),
+				ResourceProviderId: op.GetResourceProviderId(),
+				Message:            ptr("Reconciliation: the master keeps no record of the operation"),
+			}},
+		})
+	}
+}

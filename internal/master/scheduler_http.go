@@ -42,6 +42,10 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		m.serveSubscribe(w, r, req, call)
 		return
 	}
+	if call.GetType() == scheduler.Call_RECONCILE_OPERATIONS && !req.AcceptOK {
+		apihttp.WriteError(w, apihttp.NotAcceptable()) // as Mesos, which could answer it with a body
+		return
+	}
 	var callErr error
 	var committed <-chan error
 	if err := m.exec(r.Context(), func() { committed, callErr = m.schedulerCall(call, streamID, m.clock.Now()) }); err != nil {
@@ -196,9 +200,11 @@ func (m *Master) dispatch(fw *framework, call *scheduler.Call, now time.Time) er
 	case scheduler.Call_DECLINE_INVERSE_OFFERS:
 		d := call.GetDeclineInverseOffers()
 		m.answerInverseOffers(fw, d.GetInverseOfferIds(), d.GetFilters(), false, now)
-	case scheduler.Call_REQUEST, scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS, scheduler.Call_RECONCILE_OPERATIONS:
+	case scheduler.Call_RECONCILE_OPERATIONS:
+		m.reconcileOperations(fw, call.GetReconcileOperations())
+	case scheduler.Call_REQUEST, scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS:
 		// Accepted and, as with Mesos' default allocator for REQUEST,
-		// without effect: Agora has no operation feedback yet.
+		// without effect: operation statuses carry no uuid to acknowledge.
 	}
 	return nil
 }
