@@ -73,9 +73,28 @@ func openOutput(path string) (*os.File, error) {
 	if path == "" {
 		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	return OpenAppend(path)
+}
+
+// OpenAppend opens a regular file in a sandbox for appending, creating it
+// (0644) if it is missing. Anything else a task may have left under that
+// name is refused rather than opened: a FIFO would block the open (hence
+// O_NONBLOCK, which changes nothing for a regular file), a device is no
+// place for a log.
+func OpenAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, appendFlags, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("containerizer: opening %s: %w", path, err)
+	}
+	return onlyRegular(f, path)
+}
+
+const appendFlags = os.O_WRONLY | os.O_APPEND | os.O_CREATE | syscall.O_NONBLOCK
+
+func onlyRegular(f *os.File, path string) (*os.File, error) {
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("containerizer: %s is not a regular file", path)
 	}
 	return f, nil
 }
@@ -134,13 +153,12 @@ func openInSandbox(root *os.Root, sandbox, path string, cred *syscall.Credential
 	if err != nil || !filepath.IsLocal(rel) {
 		return nil, fmt.Errorf("containerizer: output file %s is not in the sandbox %s", path, sandbox)
 	}
-	f, err := root.OpenFile(rel, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := root.OpenFile(rel, appendFlags, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("containerizer: opening %s: %w", path, err)
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("containerizer: output file %s is not a regular file", path)
+	if f, err = onlyRegular(f, path); err != nil {
+		return nil, err
 	}
 	if cred != nil {
 		if err := f.Chown(int(cred.Uid), int(cred.Gid)); err != nil {

@@ -3,7 +3,9 @@ package containerizer
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestOpenSandboxOutputStaysInTheSandbox: output files a container's
@@ -39,4 +41,34 @@ func TestOpenSandboxOutputStaysInTheSandbox(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(spec.Sandbox, "real-stdout")); string(data) != "inside\n" {
 		t.Errorf("a link inside the sandbox was not followed: %q", data)
 	}
+}
+
+// TestOpenAppendRefusesAFIFO: a FIFO a task left where its output goes is
+// refused at once, not waited on.
+func TestOpenAppendRefusesAFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stdout")
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		f, err := OpenAppend(path)
+		if err == nil {
+			f.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("opened a FIFO as an output file")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("opening a FIFO blocked")
+	}
+	f, err := OpenAppend(filepath.Join(filepath.Dir(path), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 }

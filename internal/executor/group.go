@@ -10,6 +10,7 @@ import (
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/internal/asuser"
+	"github.com/agoraproject/agora/internal/containerizer"
 	"github.com/agoraproject/agora/internal/fetcher"
 )
 
@@ -116,10 +117,10 @@ func (e *executor) prepareNested(t *task) error {
 	}
 	var stdout, stderr *os.File
 	err = asuser.Do(cred, func() (err error) {
-		if stdout, err = os.OpenFile(filepath.Join(dir, "stdout"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+		if stdout, err = containerizer.OpenAppend(filepath.Join(dir, "stdout")); err != nil {
 			return fmt.Errorf("Failed to open the task's stdout: %w", err)
 		}
-		if stderr, err = os.OpenFile(filepath.Join(dir, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+		if stderr, err = containerizer.OpenAppend(filepath.Join(dir, "stderr")); err != nil {
 			stdout.Close()
 			return fmt.Errorf("Failed to open the task's stderr: %w", err)
 		}

@@ -158,7 +158,7 @@ type appendingFile struct {
 func (a *appendingFile) Write(b []byte) (int, error) {
 	var f *os.File
 	err := asuser.Do(a.cred, func() (err error) {
-		f, err = os.OpenFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		f, err = containerizer.OpenAppend(a.path)
 		return err
 	})
 	if err != nil {
