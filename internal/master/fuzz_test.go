@@ -46,6 +46,10 @@ func FuzzSchedulerCalls(f *testing.F) {
 		{Type: sched.Call_MESSAGE.Enum(), Message: &sched.Call_Message{AgentId: offer.GetAgentId(), ExecutorId: &mesos.ExecutorID{Value: proto.String("x")}, Data: []byte("hi")}},
 		{Type: sched.Call_UPDATE_FRAMEWORK.Enum(), UpdateFramework: &sched.Call_UpdateFramework{FrameworkInfo: frameworkInfo("fuzz")}},
 		{Type: sched.Call_SHUTDOWN.Enum(), Shutdown: &sched.Call_Shutdown{ExecutorId: &mesos.ExecutorID{Value: proto.String("x")}, AgentId: offer.GetAgentId()}},
+		{Type: sched.Call_ACCEPT.Enum(), Accept: &sched.Call_Accept{OfferIds: []*mesos.OfferID{offer.GetId()},
+			Operations: []*mesos.Offer_Operation{growOp("g", volume(f, 64, "*", "v1"), offer.GetResources()[0])}}},
+		{Type: sched.Call_RECONCILE_OPERATIONS.Enum(), ReconcileOperations: &sched.Call_ReconcileOperations{
+			Operations: []*sched.Call_ReconcileOperations_Operation{{OperationId: &mesos.OperationID{Value: proto.String("g")}, AgentId: offer.GetAgentId()}}}},
 	} {
 		b, err := proto.Marshal(seed)
 		if err != nil {
@@ -91,6 +95,8 @@ func FuzzOperatorCalls(f *testing.F) {
 		{Type: masterpb.Call_SET_LOGGING_LEVEL.Enum(), SetLoggingLevel: &masterpb.Call_SetLoggingLevel{Level: proto.Uint32(1),
 			Duration: &mesos.DurationInfo{Nanoseconds: proto.Int64(1e9)}}},
 		{Type: masterpb.Call_READ_FILE.Enum(), ReadFile: &masterpb.Call_ReadFile{Path: proto.String("/master/log"), Offset: proto.Uint64(0)}},
+		growVolumeCall("fuzz-agent", volume(f, 64, "eng", "v1"), reserved(f, "disk:8", "eng")[0]),
+		shrinkVolumeCall("fuzz-agent", volume(f, 64, "eng", "v1"), 8),
 	} {
 		b, err := proto.Marshal(seed)
 		if err != nil {

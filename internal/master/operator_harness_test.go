@@ -152,7 +152,7 @@ func launchOp(tasks ...*mesos.TaskInfo) *mesos.Offer_Operation {
 
 // reserved is res (text syntax) dynamically reserved to role by principal
 // ops, in the post-refinement format.
-func reserved(t *testing.T, res, role string) []*mesos.Resource {
+func reserved(t testing.TB, res, role string) []*mesos.Resource {
 	t.Helper()
 	parsed, err := resources.Parse(res, "*")
 	if err != nil {
@@ -168,7 +168,7 @@ func reserved(t *testing.T, res, role string) []*mesos.Resource {
 }
 
 // volume is a persistent volume of size MB of disk reserved to role.
-func volume(t *testing.T, size float64, role, id string) *mesos.Resource {
+func volume(t testing.TB, size float64, role, id string) *mesos.Resource {
 	t.Helper()
 	v := reserved(t, "disk:1", role)[0]
 	v.Scalar.Value = proto.Float64(size)
