@@ -243,3 +243,22 @@ func TestDockerTaskChecksLookInsideTheContainer(t *testing.T) {
 		TaskId: &mesos.TaskID{Value: proto.String("web")}, AgentId: offer.GetAgentId()}})
 	waitForState(t, s, "web", mesos.TaskState_TASK_KILLED)
 }
+
+// TestDockerTaskOfAFrameworkUser: a framework whose user is not root runs
+// DOCKER tasks as Mesos runs them: the executor as the agent's user (it
+// speaks to the Engine), the task as its image says, the sandbox the
+// framework user's.
+func TestDockerTaskOfAFrameworkUser(t *testing.T) {
+	c, _ := dockerCluster(t)
+	info := schedtest.FrameworkInfo("docker-nobody")
+	info.User = proto.String("nobody")
+	s := schedtest.Subscribe(t, c.master, wire.JSON, info)
+	offer := s.Next(sched.Event_OFFERS).GetOffers().GetOffers()[0]
+	task := withMem(schedtest.CommandTask("boxed", offer, "echo hello-as-$(id -u)"), 64)
+	task.Container = dockerContainer()
+	s.Launch(offer, task)
+	st := waitForState(t, s, "boxed", mesos.TaskState_TASK_FINISHED)
+	if out := readSandboxFile(t, offer, s.FrameworkID, "boxed", "stdout"); !strings.Contains(out, "hello-as-0") {
+		t.Errorf("stdout %q (%s), want the image's user (root)", out, st.GetMessage())
+	}
+}

@@ -68,8 +68,8 @@ func NewContainerizer(cfg Config) *Containerizer {
 	return &Containerizer{cfg: cfg, log: cfg.Logger}
 }
 
-// Launch checks that the engine answers and starts the executor, telling
-// it the engine's socket.
+// Launch checks that the engine answers and starts the executor, as the
+// agent's user, telling it the engine's socket.
 func (c *Containerizer) Launch(ctx context.Context, spec containerizer.LaunchSpec) (int, error) {
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
@@ -79,6 +79,11 @@ func (c *Containerizer) Launch(ctx context.Context, spec containerizer.LaunchSpe
 	}
 	e.Close()
 	spec.Env = append(append([]string(nil), spec.Env...), EnvSocket+"="+c.cfg.Socket)
+	// The executor runs as the agent's user, as Mesos' docker executor
+	// does: it speaks to the Engine and enters the container's network
+	// namespace. The task runs as its image says; the framework's user
+	// only owns the sandbox.
+	spec.User = ""
 	return c.cfg.Executors.Launch(ctx, spec)
 }
 
