@@ -88,6 +88,9 @@ type Config struct {
 	// Recover is --recover: RecoverReconnect (the default) or
 	// RecoverCleanup. See recovery.go.
 	Recover string
+	// NoSwitchUser is --switch_user=false: executors and tasks run as the
+	// agent's user whatever user their framework or command names.
+	NoSwitchUser bool
 	// NonStrict is --strict=false: a checkpoint that cannot be read is
 	// logged, counted (slave/recovery_errors) and skipped instead of
 	// failing the start.

@@ -134,7 +134,7 @@ func (a *Agent) flags() map[string]string {
 		"disk_watch_interval":             mesosDuration(c.DiskWatchInterval),
 		"containerizers":                  "mesos",
 		"isolation":                       "posix/cpu,posix/mem",
-		"switch_user":                     "true",
+		"switch_user":                     boolString(!c.NoSwitchUser),
 	}
 }
 

@@ -24,11 +24,17 @@ func (a *Agent) handleEvent(ev *protocol.AgentEvent) error {
 	switch ev.GetType() {
 	case protocol.AgentEvent_RUN_TASK:
 		if rt := ev.GetRunTask(); rt != nil {
+			if a.cfg.NoSwitchUser {
+				rt = withoutUsers(rt)
+			}
 			a.runTask(rt)
 			return nil
 		}
 	case protocol.AgentEvent_RUN_TASK_GROUP:
 		if rg := ev.GetRunTaskGroup(); rg != nil {
+			if a.cfg.NoSwitchUser {
+				rg = withoutUsers(rg)
+			}
 			a.runTaskGroup(rg)
 			return nil
 		}
@@ -315,4 +321,30 @@ func (a *Agent) destroyAll() {
 		}
 		cancel()
 	}
+}
+
+// withoutUsers is a RUN_TASK or RUN_TASK_GROUP whose commands name no user
+// (--switch_user=false): the executor then runs its tasks as itself, the
+// agent's user, as Mesos does.
+func withoutUsers[M interface {
+	*protocol.AgentEvent_RunTask | *protocol.AgentEvent_RunTaskGroup
+	proto.Message
+}](ev M) M {
+	ev = proto.CloneOf(ev)
+	var cmds []*mesos.CommandInfo
+	switch e := any(ev).(type) {
+	case *protocol.AgentEvent_RunTask:
+		cmds = append(cmds, e.GetExecutor().GetCommand(), e.GetTask().GetCommand(), e.GetTask().GetExecutor().GetCommand())
+	case *protocol.AgentEvent_RunTaskGroup:
+		cmds = append(cmds, e.GetExecutor().GetCommand())
+		for _, t := range e.GetTaskGroup().GetTasks() {
+			cmds = append(cmds, t.GetCommand())
+		}
+	}
+	for _, c := range cmds {
+		if c != nil {
+			c.User = nil
+		}
+	}
+	return ev
 }

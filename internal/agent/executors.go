@@ -140,7 +140,7 @@ func (a *Agent) startExecutor(fw *framework, info *mesos.ExecutorInfo, command b
 // executorUser is the user the executor runs as: the command's user, else
 // the framework's; only a root agent switches users.
 func (a *Agent) executorUser(fw *mesos.FrameworkInfo, ex *mesos.ExecutorInfo, t *mesos.TaskInfo) string {
-	if os.Geteuid() != 0 {
+	if os.Geteuid() != 0 || a.cfg.NoSwitchUser {
 		return ""
 	}
 	cmd := ex.GetCommand()

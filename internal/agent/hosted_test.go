@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/agoraproject/agora/api/v1/mesos"
 	"github.com/agoraproject/agora/internal/containerizer/hosted"
@@ -294,5 +295,35 @@ func TestAgentServesOnlyTheExecutorAPIOnItsSocket(t *testing.T) {
 		if resp.StatusCode != c.want {
 			t.Errorf("%s %s on the executor socket: %d, want %d", c.method, c.path, resp.StatusCode, c.want)
 		}
+	}
+}
+
+// TestNoSwitchUserRunsTasksAsTheAgent: with --switch_user=false a task
+// whose framework and command name another user runs as the agent's user,
+// as in Mesos; its sandbox stays the agent's.
+func TestNoSwitchUserRunsTasksAsTheAgent(t *testing.T) {
+	m := newFakeMaster(t)
+	m.setAutoAck(true)
+	cfg := hostedConfig(t, m)
+	cfg.NoSwitchUser = true
+	a := startAgent(t, cfg)
+	m.nextSubscribe(wait)
+	fw := testFramework("fw-1")
+	fw.User = proto.String("nobody")
+	task := commandTask("t1", "id -u")
+	task.Command.User = proto.String("nobody")
+	m.send(runTaskEvent(fw, task))
+	nextState(t, m, "t1", mesos.TaskState_TASK_FINISHED)
+	ex := findExecutor(t, a, "fw-1", "t1")
+	out, _ := os.ReadFile(filepath.Join(ex.directory, "stdout"))
+	if want := strconv.Itoa(os.Getuid()) + "\n"; string(out) != want {
+		t.Errorf("the task ran as uid %q, want the agent's %q", out, want)
+	}
+	fi, err := os.Stat(ex.directory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := fi.Sys().(*syscall.Stat_t).Uid; int(uid) != os.Getuid() {
+		t.Errorf("sandbox owned by %d, want the agent's user", uid)
 	}
 }

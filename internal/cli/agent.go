@@ -19,7 +19,7 @@ func newAgentCommand() *cobra.Command {
 	var cfg agent.Config
 	var masters, ip, containerizers string
 	var port int
-	var strict bool
+	var strict, switchUser bool
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent that offers this machine's resources and runs tasks",
@@ -32,6 +32,7 @@ func newAgentCommand() *cobra.Command {
 			cfg.Logger = newLogger()
 			cfg.LogLevel = logLevel
 			cfg.NonStrict = !strict
+			cfg.NoSwitchUser = !switchUser
 			cfg.Profiling = os.Getenv("AGORA_PPROF") == "1"
 			a, err := agent.New(cfg)
 			if err != nil {
@@ -51,6 +52,7 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&cfg.Resources, "resources", "", "resources to offer, e.g. 'cpus:4;mem:8192;ports:[31000-32000]', a JSON array, or file://path; absent names are autodetected")
 	f.StringVar(&cfg.Attributes, "attributes", "", "attributes, e.g. 'rack:r1;zone:2'")
 	f.StringVar(&cfg.DefaultRole, "default_role", "*", "role of resources that name none")
+	f.BoolVar(&switchUser, "switch_user", true, "run executors and tasks as the user their command or framework names (a root agent); false runs them as the agent's user")
 	durationVar(f, &cfg.ExecutorRegistrationTimeout, "executor_registration_timeout", agent.DefaultExecutorRegistrationTimeout,
 		"destroy executors that have not subscribed by then")
 	durationVar(f, &cfg.ExecutorShutdownGracePeriod, "executor_shutdown_grace_period", agent.DefaultExecutorShutdownGracePeriod,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
@@ -77,5 +78,27 @@ func flagValues(f *pflag.FlagSet) map[string]string {
 	f.VisitAll(func(fl *pflag.Flag) {
 		out[strings.ReplaceAll(fl.Name, "-", "_")] = fl.Value.String()
 	})
+	return out
+}
+
+// mesosNegations rewrites Mesos' negated booleans (--no-switch_user) as
+// --switch_user=false for the command args name, which pflag reads; any
+// other --no-... is left for pflag to refuse.
+func mesosNegations(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil {
+		return args
+	}
+	out := make([]string, len(args))
+	for i, arg := range args {
+		out[i] = arg
+		name, ok := strings.CutPrefix(arg, "--no-")
+		if !ok || strings.Contains(name, "=") {
+			continue
+		}
+		if f := cmd.Flags().Lookup(strings.ReplaceAll(name, "_", "-")); f != nil && f.Value.Type() == "bool" {
+			out[i] = "--" + name + "=false"
+		}
+	}
 	return out
 }
