@@ -314,12 +314,16 @@ func TestNoSwitchUserRunsTasksAsTheAgent(t *testing.T) {
 	task.Command.User = proto.String("nobody")
 	m.send(runTaskEvent(fw, task))
 	nextState(t, m, "t1", mesos.TaskState_TASK_FINISHED)
-	ex := findExecutor(t, a, "fw-1", "t1")
-	out, _ := os.ReadFile(filepath.Join(ex.directory, "stdout"))
+	// The executor may be retired already: its sandbox stays.
+	sandboxes, _ := filepath.Glob(filepath.Join(a.cfg.WorkDir, "slaves", "*", "frameworks", "fw-1", "executors", "t1", "runs", "latest"))
+	if len(sandboxes) != 1 {
+		t.Fatalf("sandboxes of t1: %v", sandboxes)
+	}
+	out, _ := os.ReadFile(filepath.Join(sandboxes[0], "stdout"))
 	if want := strconv.Itoa(os.Getuid()) + "\n"; string(out) != want {
 		t.Errorf("the task ran as uid %q, want the agent's %q", out, want)
 	}
-	fi, err := os.Stat(ex.directory)
+	fi, err := os.Stat(sandboxes[0])
 	if err != nil {
 		t.Fatal(err)
 	}
