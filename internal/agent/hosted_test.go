@@ -124,9 +124,11 @@ func TestHostedExecutorsShareOneHost(t *testing.T) {
 	if n := unixConnectionsTo(t, host.AgentSocketName(a.cfg.WorkDir)); n < 2 {
 		t.Errorf("%d connections on the agent's executor socket, want the two executors' event streams", n)
 	}
-	if stats, err := a.cont.Usage(ex.containerID); err != nil || stats.GetProcesses() < 2 {
-		t.Errorf("usage of t1 (a shell and sleep): %v, %v", stats, err)
-	}
+	// The shell echoes before it forks sleep: wait for both.
+	waitFor(t, "usage of t1 to count a shell and sleep", func() bool {
+		stats, err := a.cont.Usage(ex.containerID)
+		return err == nil && stats.GetProcesses() >= 2
+	})
 	sid := sessionOf(t, a, "t1")
 
 	m.send(killTaskEvent("fw-1", "t1"))
