@@ -14,7 +14,7 @@ import (
 
 func nobody(t *testing.T) *syscall.Credential {
 	t.Helper()
-	testenv.RequireRoot(t, "switching the file-system identity needs root")
+	testenv.Nobody(t, "switching the file-system identity")
 	cred, err := Lookup("nobody")
 	if err != nil || cred == nil {
 		t.Fatalf("Lookup(nobody) = %v, %v", cred, err)

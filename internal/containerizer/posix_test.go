@@ -315,11 +315,7 @@ func TestPosixUnknownUserIsALaunchError(t *testing.T) {
 }
 
 func TestPosixRunsAsUser(t *testing.T) {
-	testenv.RequireRoot(t, "switching users")
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skipf("no user nobody: %v", err)
-	}
+	nobody := testenv.Nobody(t, "switching users")
 	p := NewPosix(nil)
 	spec := testSpec(t, "c1", "/bin/sh", "-c", `id -u; echo "$HOME"; touch written`)
 	spec.User = "nobody"
@@ -498,11 +494,7 @@ func TestReopenOutputRefusesTheUsersSymlink(t *testing.T) {
 // reach; it needs root.
 func nobodySpec(t *testing.T) (LaunchSpec, *user.User) {
 	t.Helper()
-	testenv.RequireRoot(t, "giving files to another user")
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skipf("no user nobody: %v", err)
-	}
+	nobody := testenv.Nobody(t, "giving files to another user")
 	spec := testSpec(t, "c1", "/bin/true")
 	spec.User = "nobody"
 	letAnyoneReach(spec.Sandbox)

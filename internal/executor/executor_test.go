@@ -348,11 +348,7 @@ func TestInvalidTasksFail(t *testing.T) {
 // nobody may enter; it skips where there is no root or no nobody.
 func executorAsRootForNobody(t *testing.T, a *fakeAgent) (*runningExecutor, *user.User) {
 	t.Helper()
-	testenv.RequireRoot(t, "switching users")
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skipf("no user nobody: %v", err)
-	}
+	nobody := testenv.Nobody(t, "switching users")
 	e := startExecutor(t, a, nil)
 	for _, dir := range []string{e.dir, filepath.Dir(e.dir)} {
 		if err := os.Chmod(dir, 0o755); err != nil {

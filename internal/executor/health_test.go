@@ -236,12 +236,7 @@ func TestTaskGroupSandboxIsMadeAsTheSandboxUser(t *testing.T) {
 	a := newFakeAgent(t)
 	var nobody *user.User
 	e := startExecutor(t, a, func(cfg *Config) {
-		testenv.RequireRoot(t, "switching users")
-		u, err := user.Lookup("nobody")
-		if err != nil {
-			t.Skipf("no user nobody: %v", err)
-		}
-		nobody, cfg.TaskUser = u, "nobody"
+		nobody, cfg.TaskUser = testenv.Nobody(t, "switching users"), "nobody"
 	})
 	uid, _ := strconv.Atoi(nobody.Uid)
 	rootOnly := filepath.Join(filepath.Dir(e.dir), "root-only")

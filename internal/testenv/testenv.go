@@ -7,6 +7,7 @@ package testenv
 
 import (
 	"os"
+	"os/user"
 	"testing"
 )
 
@@ -29,4 +30,14 @@ func Require(t testing.TB, ok bool, missing string) {
 func RequireRoot(t testing.TB, why string) {
 	t.Helper()
 	Require(t, os.Geteuid() == 0, "this test needs root ("+why+")")
+}
+
+// Nobody is RequireRoot for a test that runs something as the user nobody,
+// which the machine must also have; it returns that user.
+func Nobody(t testing.TB, why string) *user.User {
+	t.Helper()
+	RequireRoot(t, why)
+	u, err := user.Lookup("nobody")
+	Require(t, err == nil, "this test needs the user nobody ("+why+")")
+	return u
 }

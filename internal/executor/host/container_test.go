@@ -16,10 +16,10 @@ import (
 // changed; a symlink the user put there leads nowhere the user could not
 // write.
 func TestExecutorLogIsWrittenAsTheSandboxUser(t *testing.T) {
-	testenv.RequireRoot(t, "writing as another user")
+	testenv.Nobody(t, "writing as another user")
 	cred, err := asuser.Lookup("nobody")
 	if err != nil || cred == nil {
-		t.Skipf("no user nobody: %v", err)
+		t.Fatalf("Lookup(nobody) = %v, %v", cred, err)
 	}
 	dir, err := os.MkdirTemp("", "agora-host-log-")
 	if err != nil {
