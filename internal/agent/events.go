@@ -25,7 +25,8 @@ func (a *Agent) handleEvent(ev *protocol.AgentEvent) error {
 	case protocol.AgentEvent_RUN_TASK:
 		if rt := ev.GetRunTask(); rt != nil {
 			if a.cfg.NoSwitchUser {
-				rt = withoutUsers(rt)
+				rt = proto.CloneOf(rt)
+				clearUsers(rt.GetExecutor().GetCommand(), rt.GetTask().GetCommand(), rt.GetTask().GetExecutor().GetCommand())
 			}
 			a.runTask(rt)
 			return nil
@@ -33,7 +34,11 @@ func (a *Agent) handleEvent(ev *protocol.AgentEvent) error {
 	case protocol.AgentEvent_RUN_TASK_GROUP:
 		if rg := ev.GetRunTaskGroup(); rg != nil {
 			if a.cfg.NoSwitchUser {
-				rg = withoutUsers(rg)
+				rg = proto.CloneOf(rg)
+				clearUsers(rg.GetExecutor().GetCommand())
+				for _, t := range rg.GetTaskGroup().GetTasks() {
+					clearUsers(t.GetCommand())
+				}
 			}
 			a.runTaskGroup(rg)
 			return nil
@@ -323,28 +328,12 @@ func (a *Agent) destroyAll() {
 	}
 }
 
-// withoutUsers is a RUN_TASK or RUN_TASK_GROUP whose commands name no user
-// (--switch_user=false): the executor then runs its tasks as itself, the
-// agent's user, as Mesos does.
-func withoutUsers[M interface {
-	*protocol.AgentEvent_RunTask | *protocol.AgentEvent_RunTaskGroup
-	proto.Message
-}](ev M) M {
-	ev = proto.CloneOf(ev)
-	var cmds []*mesos.CommandInfo
-	switch e := any(ev).(type) {
-	case *protocol.AgentEvent_RunTask:
-		cmds = append(cmds, e.GetExecutor().GetCommand(), e.GetTask().GetCommand(), e.GetTask().GetExecutor().GetCommand())
-	case *protocol.AgentEvent_RunTaskGroup:
-		cmds = append(cmds, e.GetExecutor().GetCommand())
-		for _, t := range e.GetTaskGroup().GetTasks() {
-			cmds = append(cmds, t.GetCommand())
-		}
-	}
+// clearUsers drops the users the commands name (--switch_user=false: the
+// executor then runs its tasks as itself, the agent's user, as in Mesos).
+func clearUsers(cmds ...*mesos.CommandInfo) {
 	for _, c := range cmds {
 		if c != nil {
 			c.User = nil
 		}
 	}
-	return ev
 }

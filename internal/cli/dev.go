@@ -34,12 +34,6 @@ func newDevCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Tasks run as a framework's user must be able to walk to their
-			// sandboxes under the agent's directory, here; the master's
-			// registry would make it 0700.
-			if err := os.MkdirAll(abs, 0o755); err != nil {
-				return err
-			}
 			log := newLogger()
 			masterDir := filepath.Join(abs, "master")
 			reg, err := raftFlags{port: raftPort, timeout: 200 * time.Millisecond}.openRegistry(masterDir, ip, "", log)

@@ -131,10 +131,13 @@ func (m *Master) reconcileOperations(fw *framework, r *scheduler.Call_ReconcileO
 		case agentID == "":
 		case m.agentRecovering(agentID):
 			state = mesos.OperationState_OPERATION_RECOVERING
-		case m.unknownTaskState(agentID) == mesos.TaskState_TASK_UNREACHABLE:
-			state = mesos.OperationState_OPERATION_UNREACHABLE
-		case m.unknownTaskState(agentID) == mesos.TaskState_TASK_GONE_BY_OPERATOR:
-			state = mesos.OperationState_OPERATION_GONE_BY_OPERATOR
+		default:
+			switch m.unknownTaskState(agentID) {
+			case mesos.TaskState_TASK_UNREACHABLE:
+				state = mesos.OperationState_OPERATION_UNREACHABLE
+			case mesos.TaskState_TASK_GONE_BY_OPERATOR:
+				state = mesos.OperationState_OPERATION_GONE_BY_OPERATOR
+			}
 		}
 		fw.conn.send(&scheduler.Event{
 			Type: scheduler.Event_UPDATE_OPERATION_STATUS.Enum(),
